@@ -179,7 +179,7 @@ struct mq_publish {
     uint8_t qos;
     bool dup;
     bool retain;
-    mq_bytes topic; /* may be empty in v5 when a topic alias is present */
+    mq_bytes topic;     /* may be empty in v5 when a topic alias is present */
     uint16_t packet_id; /* only for QoS 1 and 2 */
     mq_props props;
     mq_bytes payload;
@@ -233,15 +233,15 @@ struct mq_disconnect {
 };
 
 struct mq_packet {
-    uint8_t type; /* enum mq_packet_type */
+    uint8_t type;  /* enum mq_packet_type */
     uint8_t flags; /* low nibble of the fixed header as received */
     union {
         struct mq_connect connect;
         struct mq_connack connack;
         struct mq_publish publish;
         struct mq_ack ack;
-        struct mq_subscribe subscribe; /* SUBSCRIBE and UNSUBSCRIBE */
-        struct mq_suback suback;       /* SUBACK and UNSUBACK */
+        struct mq_subscribe subscribe;   /* SUBSCRIBE and UNSUBSCRIBE */
+        struct mq_suback suback;         /* SUBACK and UNSUBACK */
         struct mq_disconnect disconnect; /* DISCONNECT and AUTH */
     } u;
 };
@@ -251,7 +251,9 @@ struct mq_packet {
  * Returns 1 and sets *packet_len (fixed header included) when a whole packet is there;
  * 0 when more bytes are needed; -MQ_RC_MALFORMED_PACKET for a remaining length over 4 bytes;
  * -MQ_RC_PACKET_TOO_LARGE when the packet would exceed `max_packet_size` (known as soon as
- * the length bytes are in, before the body arrives).
+ * the length bytes are in, before the body arrives). `max_packet_size` 0 means the protocol's
+ * own limit, MQ_MAX_PACKET_SIZE. A remaining length in more bytes than needed is malformed too
+ * [MQTT-1.5.5-1].
  */
 int mq_frame(const uint8_t *buf, size_t len, uint32_t max_packet_size, size_t *packet_len);
 
@@ -278,7 +280,9 @@ int mq_decode(const uint8_t *buf, size_t len, uint8_t version, bool from_client,
  */
 long mq_encode(const struct mq_packet *pkt, uint8_t version, uint8_t *buf, size_t cap);
 
-/* Size of the encoded property block, length prefix included (0 for levels 3 and 4). */
+/* Size of the encoded property block, length prefix included (0 for levels 3 and 4). Also 0
+ * when the properties cannot be encoded (a string over 65535 bytes, a subscription identifier
+ * of 0 or over 268435455, a block over the maximum length); mq_encode then fails with -0x81. */
 size_t mq_props_encoded_size(const mq_props *props);
 /* Writes the property block, length prefix included; returns bytes written. */
 size_t mq_props_encode(const mq_props *props, uint8_t *buf);
@@ -305,7 +309,8 @@ size_t mq_varint_encode(uint32_t value, uint8_t *buf);
 /* Returns bytes consumed (1..4), 0 if more bytes are needed, -MQ_RC_MALFORMED_PACKET if bad. */
 int mq_varint_decode(const uint8_t *buf, size_t len, uint32_t *value);
 
-/* UTF-8 as MQTT requires it: well-formed, no surrogates, no U+0000 [MQTT-1.5.4-1], [MQTT-1.5.4-2]. */
+/* UTF-8 as MQTT requires it: well-formed, no surrogates, no U+0000 [MQTT-1.5.4-1], [MQTT-1.5.4-2].
+ */
 bool mq_utf8_valid(const uint8_t *s, size_t len);
 
 /* Human-readable packet type name ("PUBLISH"), for logs. */
