@@ -128,7 +128,7 @@ static bool parse_bool(const char *s, bool *out)
 static int bool_value(const char *key, const char *value, bool *out, char *err, size_t errlen)
 {
     if (!parse_bool(value, out))
-        return fail(err, errlen, "%s: '%s' is not a boolean (true or false)", key, value);
+        return fail(err, errlen, "%s: '%.100s' is not a boolean (true or false)", key, value);
     return 0;
 }
 
@@ -136,7 +136,8 @@ static int port_value(const char *key, const char *value, uint16_t *out, char *e
 {
     uint64_t v;
     if (!parse_number(value, &v) || v < 1 || v > 65535)
-        return fail(err, errlen, "%s: '%s' is not a port number between 1 and 65535", key, value);
+        return fail(err, errlen, "%s: '%.100s' is not a port number between 1 and 65535", key,
+                    value);
     *out = (uint16_t)v;
     return 0;
 }
@@ -227,8 +228,9 @@ static int set_max_connections(struct mq_config *c, const char *key, const char 
         return 0;
     }
     if (!parse_number(value, &v) || v > UINT32_MAX)
-        return fail(err, errlen, "%s: '%s' is not a number between 0 and %u (or -1 for unlimited)",
-                    key, value, (unsigned)UINT32_MAX);
+        return fail(err, errlen,
+                    "%s: '%.100s' is not a number between 0 and %u (or -1 for unlimited)", key,
+                    value, (unsigned)UINT32_MAX);
     c->max_connections = (uint32_t)v;
     return 0;
 }
@@ -238,7 +240,7 @@ static int set_max_inflight(struct mq_config *c, const char *key, const char *va
 {
     uint64_t v;
     if (!parse_number(value, &v) || v > 65535)
-        return fail(err, errlen, "%s: '%s' is not a number between 0 and 65535", key, value);
+        return fail(err, errlen, "%s: '%.100s' is not a number between 0 and 65535", key, value);
     /* Receive Maximum cannot be 0 on the wire; Mosquitto's 0 means "no limit", the widest. */
     c->max_inflight_messages = v == 0 ? 65535 : (uint16_t)v;
     return 0;
@@ -257,8 +259,8 @@ static int set_log_level(struct mq_config *c, const char *key, const char *value
     }
     if (!parse_number(value, &v) || v > 4)
         return fail(err, errlen,
-                    "%s: '%s' is not one of error, warning, notice, info, debug (or 0 to 4)", key,
-                    value);
+                    "%s: '%.100s' is not one of error, warning, notice, info, debug (or 0 to 4)",
+                    key, value);
     c->log_level = (int)v;
     return 0;
 }
@@ -268,7 +270,7 @@ static int set_response_information(struct mq_config *c, const char *key, const 
 {
     for (const char *p = strchr(value, '%'); p != NULL; p = strchr(p + 2, '%')) {
         if (p[1] != 'c' && p[1] != '%')
-            return fail(err, errlen, "%s: '%s' has '%%%c'; only %%c (client id) and %%%% exist",
+            return fail(err, errlen, "%s: '%.100s' has '%%%c'; only %%c (client id) and %%%% exist",
                         key, value, p[1] == '\0' ? ' ' : p[1]);
     }
     return replace_string(&c->response_information, value, err, errlen);
@@ -279,8 +281,9 @@ static int set_workers(struct mq_config *c, const char *key, const char *value, 
 {
     uint64_t v;
     if (!parse_number(value, &v) || v > 1024)
-        return fail(err, errlen, "%s: '%s' is not a number between 0 and 1024 (0 = one per CPU)",
-                    key, value);
+        return fail(err, errlen,
+                    "%s: '%.100s' is not a number between 0 and 1024 (0 = one per CPU)", key,
+                    value);
     c->workers = (unsigned)v;
     return 0;
 }
@@ -296,7 +299,7 @@ static int set_listener(struct mq_config *c, const char *key, const char *value,
     struct mq_listener_config l = {.allow_anonymous = -1};
 
     if (plen >= sizeof port || addr[strcspn(addr, " \t")] != '\0')
-        return fail(err, errlen, "%s: '%s' is not PORT [ADDRESS]", key, value);
+        return fail(err, errlen, "%s: '%.100s' is not PORT [ADDRESS]", key, value);
     memcpy(port, value, plen);
     port[plen] = '\0';
     if (port_value(key, port, &l.port, err, errlen) != 0)
@@ -351,7 +354,7 @@ static int set_protocol(struct mq_config *c, const char *key, const char *value,
     } else if (strcmp(value, "quic") == 0) {
         plain = secure = MQ_TRANSPORT_QUIC;
     } else {
-        return fail(err, errlen, "%s: '%s' is not one of mqtt, websockets, quic", key, value);
+        return fail(err, errlen, "%s: '%.100s' is not one of mqtt, websockets, quic", key, value);
     }
     struct mq_listener_config *l = current_listener(c, err, errlen);
     if (l == NULL)
@@ -383,7 +386,8 @@ static int set_listener_string(struct mq_config *c, const char *key, const char 
 {
     if (strcmp(key, "tls_version") == 0 && strcmp(value, "tlsv1.3") != 0 &&
         strcmp(value, "tlsv1.2") != 0 && strcmp(value, "tlsv1.1") != 0)
-        return fail(err, errlen, "%s: '%s' is not one of tlsv1.3, tlsv1.2, tlsv1.1", key, value);
+        return fail(err, errlen, "%s: '%.100s' is not one of tlsv1.3, tlsv1.2, tlsv1.1", key,
+                    value);
     struct mq_listener_config *l = current_listener(c, err, errlen);
     if (l == NULL || replace_string(listener_string(l, key), value, err, errlen) != 0)
         return -1;
@@ -431,7 +435,7 @@ static int accept_log_type(struct mq_config *c, const char *key, const char *val
         if (strcmp(value, types[i]) == 0)
             return 0;
     }
-    return fail(err, errlen, "%s: '%s' is not a Mosquitto log type", key, value);
+    return fail(err, errlen, "%s: '%.100s' is not a Mosquitto log type", key, value);
 }
 
 static int accept_log_dest(struct mq_config *c, const char *key, const char *value, int depth,
@@ -439,8 +443,8 @@ static int accept_log_dest(struct mq_config *c, const char *key, const char *val
 {
     if (strcmp(value, "stdout") == 0 || strcmp(value, "stderr") == 0)
         return 0;
-    return fail(err, errlen, "%s: '%s' is not supported by mqttd (yet); use stdout or stderr", key,
-                value);
+    return fail(err, errlen, "%s: '%.100s' is not supported by mqttd (yet); use stdout or stderr",
+                key, value);
 }
 
 static int accept_per_listener_settings(struct mq_config *c, const char *key, const char *value,
@@ -482,7 +486,7 @@ static int include_dir(struct mq_config *c, const char *key, const char *value, 
         return fail(err, errlen, "%s: nested more than %d deep", key, INCLUDE_DEPTH_MAX);
     DIR *dir = opendir(value);
     if (dir == NULL)
-        return fail(err, errlen, "%s: cannot open '%s': %s", key, value, strerror(errno));
+        return fail(err, errlen, "%s: cannot open '%.200s': %s", key, value, strerror(errno));
     char **names = NULL;
     size_t count = 0;
     struct dirent *e;
@@ -730,7 +734,7 @@ static int apply_key(struct mq_config *c, const struct key_def *k, const char *v
             [KEY_SIZE] = " bytes (suffix k, M or G allowed)",
             [KEY_DURATION] = " seconds (suffix s, h, d, w, m or y allowed)",
         };
-        return fail(err, errlen, "%s: '%s' is not %s between %llu and %llu%s", k->name, value,
+        return fail(err, errlen, "%s: '%.100s' is not %s between %llu and %llu%s", k->name, value,
                     what[k->kind], (unsigned long long)k->min, (unsigned long long)k->max,
                     hint[k->kind]);
     }
@@ -751,7 +755,7 @@ static int set_key(struct mq_config *c, const char *key, const char *value, int 
     if (k == NULL) {
         if (is_unsupported(key))
             return fail(err, errlen, "%s: not supported by mqttd (yet)", key);
-        return fail(err, errlen, "unknown key '%s'", key);
+        return fail(err, errlen, "unknown key '%.100s'", key);
     }
     if (value == NULL || value[0] == '\0')
         return fail(err, errlen, "%s: missing value", key);

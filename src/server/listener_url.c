@@ -74,14 +74,14 @@ static int parse_port(const char *url, const char *p, size_t len, uint16_t *port
 {
     unsigned v = 0;
     if (len == 0 || len > 5)
-        return fail(err, errlen, "'%s': port must be a number between 1 and 65535", url);
+        return fail(err, errlen, "'%.100s': port must be a number between 1 and 65535", url);
     for (size_t i = 0; i < len; i++) {
         if (p[i] < '0' || p[i] > '9')
-            return fail(err, errlen, "'%s': port must be a number between 1 and 65535", url);
+            return fail(err, errlen, "'%.100s': port must be a number between 1 and 65535", url);
         v = v * 10 + (unsigned)(p[i] - '0');
     }
     if (v < 1 || v > 65535)
-        return fail(err, errlen, "'%s': port must be a number between 1 and 65535", url);
+        return fail(err, errlen, "'%.100s': port must be a number between 1 and 65535", url);
     *port = (uint16_t)v;
     return 0;
 }
@@ -94,32 +94,32 @@ static int parse_authority(const char *url, const char *a, size_t len, const cha
     if (len > 0 && a[0] == '[') {
         const char *close = memchr(a, ']', len);
         if (close == NULL)
-            return fail(err, errlen, "'%s': '[' without ']'", url);
+            return fail(err, errlen, "'%.100s': '[' without ']'", url);
         *host = a + 1;
         *host_len = (size_t)(close - a - 1);
         if (*host_len == 0 || memchr(*host, ':', *host_len) == NULL)
-            return fail(err, errlen, "'%s': brackets must hold an IPv6 address", url);
+            return fail(err, errlen, "'%.100s': brackets must hold an IPv6 address", url);
         for (size_t i = 0; i < *host_len; i++) {
             if (!is_ipv6_char((*host)[i]))
-                return fail(err, errlen, "'%s': bad character in IPv6 address", url);
+                return fail(err, errlen, "'%.100s': bad character in IPv6 address", url);
         }
         rest = close + 1;
         if (rest != a + len && *rest != ':')
-            return fail(err, errlen, "'%s': expected ':PORT' after ']'", url);
+            return fail(err, errlen, "'%.100s': expected ':PORT' after ']'", url);
     } else {
         const char *colon = memchr(a, ':', len);
         *host = a;
         *host_len = colon != NULL ? (size_t)(colon - a) : len;
         if (colon != NULL && memchr(colon + 1, ':', len - *host_len - 1) != NULL)
-            return fail(err, errlen, "'%s': an IPv6 address must be written in brackets", url);
+            return fail(err, errlen, "'%.100s': an IPv6 address must be written in brackets", url);
         for (size_t i = 0; i < *host_len; i++) {
             if (!is_name_char(a[i]))
-                return fail(err, errlen, "'%s': bad character '%c' in host", url, a[i]);
+                return fail(err, errlen, "'%.100s': bad character '%c' in host", url, a[i]);
         }
         rest = a + *host_len;
     }
     if (*host_len > HOST_MAX)
-        return fail(err, errlen, "'%s': host longer than %d characters", url, HOST_MAX);
+        return fail(err, errlen, "'%.100s': host longer than %d characters", url, HOST_MAX);
     if (rest == a + len)
         return 0;
     return parse_port(url, rest + 1, (size_t)(a + len - rest - 1), port, err, errlen);
@@ -131,20 +131,21 @@ int listener_url_parse(const char *url, struct mq_listener_config *out, char *er
     out->allow_anonymous = -1;
     const char *sep = strstr(url, "://");
     if (sep == NULL)
-        return fail(err, errlen, "'%s' is not a listener URL (expected SCHEME://HOST:PORT)", url);
+        return fail(err, errlen, "'%.100s' is not a listener URL (expected SCHEME://HOST:PORT)",
+                    url);
     const struct scheme *s = find_scheme(url, (size_t)(sep - url));
     if (s == NULL)
         return fail(err, errlen,
-                    "'%s': unknown scheme '%.*s' (expected mqtt, mqtts, ws, wss or "
+                    "'%.100s': unknown scheme '%.*s' (expected mqtt, mqtts, ws, wss or "
                     "quic)",
-                    url, (int)(sep - url), url);
+                    url, (int)(sep - url > 16 ? 16 : sep - url), url);
     const char *a = sep + 3;
     size_t alen = strcspn(a, "/");
     const char *path = a + alen;
     if (strpbrk(url, "?#") != NULL)
-        return fail(err, errlen, "'%s': a listener URL has no query or fragment", url);
+        return fail(err, errlen, "'%.100s': a listener URL has no query or fragment", url);
     if (memchr(a, '@', alen) != NULL)
-        return fail(err, errlen, "'%s': a listener URL has no user name or password", url);
+        return fail(err, errlen, "'%.100s': a listener URL has no user name or password", url);
 
     const char *host;
     size_t host_len;
@@ -154,10 +155,10 @@ int listener_url_parse(const char *url, struct mq_listener_config *out, char *er
 
     bool websocket = s->transport == MQ_TRANSPORT_WS || s->transport == MQ_TRANSPORT_WSS;
     if (!websocket && path[0] != '\0' && strcmp(path, "/") != 0)
-        return fail(err, errlen, "'%s': only ws:// and wss:// listeners have a path", url);
+        return fail(err, errlen, "'%.100s': only ws:// and wss:// listeners have a path", url);
     for (const char *p = path; *p != '\0'; p++) {
         if (!is_path_char(*p))
-            return fail(err, errlen, "'%s': bad character in path", url);
+            return fail(err, errlen, "'%.100s': bad character in path", url);
     }
 
     char *host_copy = NULL, *path_copy = NULL;
