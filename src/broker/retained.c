@@ -30,13 +30,15 @@ struct retained_store {
     struct rt_node *root;
     void (*release)(void *message);
     size_t count;
+    size_t nodes;
 };
 
-static struct rt_node *node_new(const uint8_t *name, size_t len)
+static struct rt_node *node_new(struct retained_store *store, const uint8_t *name, size_t len)
 {
     struct rt_node *n = calloc(1, sizeof *n + len);
     if (!n)
         return NULL;
+    store->nodes++;
     if (len)
         memcpy(n->name, name, len);
     n->level.len = (uint32_t)len;
@@ -62,6 +64,7 @@ static void node_free(struct retained_store *store, struct rt_node *n)
         store->count--;
     }
     free(n);
+    store->nodes--;
 }
 
 static struct rt_node *child(const struct rt_node *n, const uint8_t *name, size_t len)
@@ -70,14 +73,15 @@ static struct rt_node *child(const struct rt_node *n, const uint8_t *name, size_
                                                   NODE_NAME_OFFSET);
 }
 
-static struct rt_node *child_or_new(struct rt_node *n, const uint8_t *name, size_t len)
+static struct rt_node *child_or_new(struct retained_store *store, struct rt_node *n,
+                                    const uint8_t *name, size_t len)
 {
     struct rt_node *c = child(n, name, len);
     if (c)
         return c;
-    c = node_new(name, len);
+    c = node_new(store, name, len);
     if (c && topic_level_map_add(&n->kids, &c->level) != 0) {
-        free(c);
+        node_free(store, c);
         c = NULL;
     }
     return c;
@@ -88,7 +92,7 @@ struct retained_store *retained_new(void (*release)(void *message))
     struct retained_store *store = calloc(1, sizeof *store);
     if (!store)
         return NULL;
-    store->root = node_new(NULL, 0);
+    store->root = node_new(store, NULL, 0);
     if (!store->root) {
         free(store);
         return NULL;
@@ -142,7 +146,7 @@ static struct rt_node *find_node(struct retained_store *store, const uint8_t *to
     size_t level_len;
     topic_levels_init(&it, topic, len);
     while (n && topic_levels_next(&it, &level, &level_len))
-        n = create ? child_or_new(n, level, level_len) : child(n, level, level_len);
+        n = create ? child_or_new(store, n, level, level_len) : child(n, level, level_len);
     return n;
 }
 
@@ -250,4 +254,9 @@ void retained_match(const struct retained_store *store, const uint8_t *filter, s
 size_t retained_count(const struct retained_store *store)
 {
     return store->count;
+}
+
+size_t retained_node_count(const struct retained_store *store)
+{
+    return store->nodes;
 }

@@ -49,4 +49,7 @@ void retained_match(const struct retained_store *store, const uint8_t *filter, s
 /* The number of retained messages. */
 size_t retained_count(const struct retained_store *store);
 
+/* The number of trie nodes, the root included: for memory metrics, and to see pruning work. */
+size_t retained_node_count(const struct retained_store *store);
+
 #endif

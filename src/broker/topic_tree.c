@@ -31,6 +31,7 @@ struct tt_node {
 struct topic_tree {
     struct tt_node *root;
     size_t count;
+    size_t nodes;
 };
 
 static bool is_pow2(uint32_t n)
@@ -61,11 +62,12 @@ static void *array_shrink(void *arr, uint32_t count, size_t elem)
     return smaller ? smaller : arr;
 }
 
-static struct tt_node *node_new(const uint8_t *name, size_t len)
+static struct tt_node *node_new(struct topic_tree *tree, const uint8_t *name, size_t len)
 {
     struct tt_node *n = calloc(1, sizeof *n + len);
     if (!n)
         return NULL;
+    tree->nodes++;
     if (len)
         memcpy(n->name, name, len);
     n->level.len = (uint32_t)len;
@@ -79,21 +81,22 @@ static void group_free(struct share_group *g)
     free(g);
 }
 
-static void node_free(struct tt_node *n)
+static void node_free(struct topic_tree *tree, struct tt_node *n)
 {
     if (!n)
         return;
     for (uint32_t i = 0; i < n->kids.cap; i++)
         if (n->kids.slots[i])
-            node_free((struct tt_node *)n->kids.slots[i]);
+            node_free(tree, (struct tt_node *)n->kids.slots[i]);
     topic_level_map_clear(&n->kids);
-    node_free(n->plus);
-    node_free(n->hash);
+    node_free(tree, n->plus);
+    node_free(tree, n->hash);
     for (uint32_t i = 0; i < n->group_count; i++)
         group_free(n->groups[i]);
     free(n->groups);
     free(n->subs);
     free(n);
+    tree->nodes--;
 }
 
 static uint32_t child_count(const struct tt_node *n)
@@ -108,8 +111,8 @@ static struct tt_node *literal_child(const struct tt_node *n, const uint8_t *nam
 }
 
 /* The child of n for one filter level, created when `create` is set; NULL if absent/no memory. */
-static struct tt_node *child_for_level(struct tt_node *n, const uint8_t *level, size_t len,
-                                       bool create)
+static struct tt_node *child_for_level(struct topic_tree *tree, struct tt_node *n,
+                                       const uint8_t *level, size_t len, bool create)
 {
     struct tt_node **wild = NULL;
     if (len == 1 && level[0] == '+')
@@ -118,15 +121,15 @@ static struct tt_node *child_for_level(struct tt_node *n, const uint8_t *level, 
         wild = &n->hash;
     if (wild) {
         if (!*wild && create)
-            *wild = node_new(level, len);
+            *wild = node_new(tree, level, len);
         return *wild;
     }
     struct tt_node *child = literal_child(n, level, len);
     if (child || !create)
         return child;
-    child = node_new(level, len);
+    child = node_new(tree, level, len);
     if (child && topic_level_map_add(&n->kids, &child->level) != 0) {
-        free(child);
+        node_free(tree, child);
         child = NULL;
     }
     return child;
@@ -155,7 +158,7 @@ static void prune_path(struct topic_tree *tree, mq_bytes filter)
     size_t len;
     topic_levels_init(&it, filter.data, filter.len);
     while (topic_levels_next(&it, &level, &len)) {
-        struct tt_node *child = child_for_level(n, level, len, false);
+        struct tt_node *child = child_for_level(tree, n, level, len, false);
         if (!child)
             return;
         if (n == tree->root || n->sub_count || n->group_count || child_count(n) > 1) {
@@ -166,11 +169,11 @@ static void prune_path(struct topic_tree *tree, mq_bytes filter)
     }
     if (cut && !n->sub_count && !n->group_count && child_count(n) == 0) {
         detach_child(keep, cut);
-        node_free(cut);
+        node_free(tree, cut);
     }
 }
 
-static struct tt_node *find_node(const struct topic_tree *tree, mq_bytes filter, bool create)
+static struct tt_node *find_node(struct topic_tree *tree, mq_bytes filter, bool create)
 {
     struct tt_node *n = tree->root;
     struct topic_levels it;
@@ -178,7 +181,7 @@ static struct tt_node *find_node(const struct topic_tree *tree, mq_bytes filter,
     size_t len;
     topic_levels_init(&it, filter.data, filter.len);
     while (n && topic_levels_next(&it, &level, &len))
-        n = child_for_level(n, level, len, create);
+        n = child_for_level(tree, n, level, len, create);
     return n;
 }
 
@@ -195,7 +198,7 @@ struct topic_tree *topic_tree_new(void)
     struct topic_tree *tree = calloc(1, sizeof *tree);
     if (!tree)
         return NULL;
-    tree->root = node_new(NULL, 0);
+    tree->root = node_new(tree, NULL, 0);
     if (!tree->root) {
         free(tree);
         return NULL;
@@ -207,7 +210,7 @@ void topic_tree_free(struct topic_tree *tree)
 {
     if (!tree)
         return;
-    node_free(tree->root);
+    node_free(tree, tree->root);
     free(tree);
 }
 
@@ -415,4 +418,9 @@ const struct subscription *share_group_next(struct share_group *group)
         return NULL;
     uint32_t turn = atomic_fetch_add_explicit(&group->next, 1, memory_order_relaxed);
     return &group->members[turn % group->member_count];
+}
+
+size_t topic_tree_node_count(const struct topic_tree *tree)
+{
+    return tree->nodes;
 }

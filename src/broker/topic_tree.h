@@ -86,6 +86,9 @@ size_t topic_tree_match(const struct topic_tree *tree, const uint8_t *topic, siz
 /* The total number of subscriptions, shared ones included. */
 size_t topic_tree_count(const struct topic_tree *tree);
 
+/* The number of trie nodes, the root included: for memory metrics, and to see pruning work. */
+size_t topic_tree_node_count(const struct topic_tree *tree);
+
 /*
  * The group's next member in round-robin order; safe from concurrent readers. Returns NULL only
  * for a group with no members, which the tree never hands out.
