@@ -1,0 +1,25 @@
+/*
+ * The -L option: mqtt://[user[:password]@]host[:port]/topic, as mosquitto_pub/sub take it.
+ * Other schemes (mqtts, ws, wss, quic) are recognised and refused by name until the client has
+ * those transports.
+ */
+#ifndef MQTTC_URL_H
+#define MQTTC_URL_H
+
+#include <stddef.h>
+
+/* The parts of a URL; every pointer is into `storage` (owned, freed by url_free) or NULL. */
+struct url_parts {
+    char *storage;
+    const char *username;
+    const char *password;
+    const char *host;
+    const char *port; /* NULL: the default, 1883 */
+    const char *topic;
+};
+
+/* Returns 0, or -1 with a message in err[errlen]. */
+int url_parse(const char *url, struct url_parts *out, char *err, size_t errlen);
+void url_free(struct url_parts *u);
+
+#endif
