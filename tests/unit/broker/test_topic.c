@@ -175,7 +175,7 @@ static void test_malformed_shared_subscription_is_rejected(void **state)
     assert_int_equal(topic_share_parse(S("$share/a#b/x"), &g, &f), -1);
 }
 
-/* Section 4.7.1.2: the "sport/tennis/player1/#" example. */
+/* Section 4.7.1.2: the "sport/tennis/player1/#" example [MQTT-4.7.1-1]. */
 static void test_multi_level_wildcard_matches_parent_and_descendants(void **state)
 {
     assert_true(matches("sport/tennis/player1/#", "sport/tennis/player1"));
@@ -190,7 +190,7 @@ static void test_multi_level_wildcard_matches_parent_and_descendants(void **stat
     assert_true(matches("#", "a/b/c"));
 }
 
-/* Section 4.7.1.3: the "sport/tennis/+" and "sport/+" examples. */
+/* Section 4.7.1.3: the "sport/tennis/+" and "sport/+" examples [MQTT-4.7.1-2]. */
 static void test_single_level_wildcard_matches_exactly_one_level(void **state)
 {
     assert_true(matches("sport/tennis/+", "sport/tennis/player1"));
@@ -204,7 +204,7 @@ static void test_single_level_wildcard_matches_exactly_one_level(void **state)
     assert_true(matches("sport/+/player1", "sport/tennis/player1"));
 }
 
-/* Section 4.7.1.3: "+" matches empty levels. */
+/* Section 4.7.1.3: "+" matches empty levels [MQTT-4.7.1-2]. */
 static void test_single_level_wildcard_matches_empty_level(void **state)
 {
     assert_true(matches("+/+", "/finance"));

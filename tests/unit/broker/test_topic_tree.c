@@ -173,6 +173,7 @@ static void test_subscribing_again_to_same_filter_replaces_subscription(void **s
     topic_tree_free(t);
 }
 
+/* [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.7.3-1] filters; [MQTT-4.8.2-2] share names. */
 static void test_invalid_filter_or_share_name_is_refused(void **state)
 {
     struct topic_tree *t = topic_tree_new();
