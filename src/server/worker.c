@@ -1,0 +1,266 @@
+/*
+ * Worker threads (see worker.h): the loop, the inbox other threads post to, the per-iteration
+ * flush of connection output, the periodic tick for keep alive and session expiry, and the
+ * graceful stop.
+ */
+#include "server/worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "server/log.h"
+#include "session/conn.h"
+#include "transport/tcp.h"
+
+#define TICK_MS 100
+#define SWEEP_MS 1000
+
+static _Thread_local struct worker *current;
+
+struct worker *worker_current(void)
+{
+    return current;
+}
+
+void worker_add_conn(struct worker *w, struct conn *c)
+{
+    c->worker_prev = NULL;
+    c->worker_next = w->conns;
+    if (w->conns)
+        w->conns->worker_prev = c;
+    w->conns = c;
+    w->conn_count++;
+}
+
+void worker_remove_conn(struct worker *w, struct conn *c)
+{
+    if (c->worker_prev)
+        c->worker_prev->worker_next = c->worker_next;
+    else if (w->conns == c)
+        w->conns = c->worker_next;
+    if (c->worker_next)
+        c->worker_next->worker_prev = c->worker_prev;
+    c->worker_prev = c->worker_next = NULL;
+    w->conn_count--;
+}
+
+void worker_flush_conn(struct conn *c)
+{
+    c->transport->flush(c);
+}
+
+void worker_mark_dirty(struct worker *w, struct conn *c)
+{
+    if (w->dirty_count == w->dirty_cap) {
+        size_t cap = w->dirty_cap ? w->dirty_cap * 2 : 64;
+        struct conn **d = realloc(w->dirty, cap * sizeof *d);
+        if (!d) {
+            worker_flush_conn(c);
+            return;
+        }
+        w->dirty = d;
+        w->dirty_cap = cap;
+    }
+    w->dirty[w->dirty_count++] = conn_ref(c);
+}
+
+void worker_post(struct worker *w, enum inbox_kind kind, struct conn *c)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    bool was_empty = w->inbox_count == 0;
+    if (w->inbox_count == w->inbox_cap) {
+        size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
+        struct inbox_item *items = realloc(w->inbox, cap * sizeof *items);
+        if (!items) {
+            pthread_mutex_unlock(&w->inbox_lock);
+            conn_unref(c);
+            return;
+        }
+        w->inbox = items;
+        w->inbox_cap = cap;
+    }
+    w->inbox[w->inbox_count++] = (struct inbox_item){kind, c};
+    pthread_mutex_unlock(&w->inbox_lock);
+    /* One wake-up per batch: the loop drains everything that arrived meanwhile. */
+    if (was_empty)
+        uv_async_send(&w->wake);
+}
+
+static void flush_dirty(struct worker *w)
+{
+    /* Flushing can make more connections dirty (rarely); take the list as it is now. */
+    while (w->dirty_count) {
+        size_t n = w->dirty_count;
+        struct conn **batch = w->dirty;
+        w->dirty = NULL;
+        w->dirty_count = w->dirty_cap = 0;
+        for (size_t i = 0; i < n; i++) {
+            worker_flush_conn(batch[i]);
+            conn_unref(batch[i]);
+        }
+        free(batch);
+    }
+}
+
+static void on_check(uv_check_t *h)
+{
+    flush_dirty(h->data);
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void finish_if_idle(struct worker *w)
+{
+    if (w->stopping && w->conn_count == 0)
+        uv_walk(&w->loop, close_handle, NULL);
+}
+
+static void on_grace_expired(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    struct conn *c = w->conns;
+    while (c) {
+        struct conn *next = c->worker_next;
+        c->transport->close(c);
+        c->transport->close(c);
+        c = next;
+    }
+}
+
+static void begin_stop(struct worker *w, unsigned grace_ms)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    for (size_t i = 0; i < w->listener_count; i++)
+        uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    struct conn *c = w->conns;
+    while (c) {
+        struct conn *next = c->worker_next;
+        conn_ref(c);
+        conn_shutdown(c);
+        conn_unref(c);
+        c = next;
+    }
+    flush_dirty(w);
+    uv_timer_start(&w->grace, on_grace_expired, grace_ms, 0);
+}
+
+static void on_wake(uv_async_t *h)
+{
+    struct worker *w = h->data;
+    pthread_mutex_lock(&w->inbox_lock);
+    struct inbox_item *items = w->inbox;
+    size_t n = w->inbox_count;
+    bool stop = w->stop_requested;
+    unsigned grace = w->grace_ms;
+    w->inbox = NULL;
+    w->inbox_count = w->inbox_cap = 0;
+    pthread_mutex_unlock(&w->inbox_lock);
+    for (size_t i = 0; i < n; i++) {
+        struct conn *c = items[i].conn;
+        if (items[i].kind == INBOX_FLUSH)
+            worker_flush_conn(c);
+        else if (c->transport_ctx)
+            conn_kick_now(c);
+        conn_unref(c);
+    }
+    free(items);
+    if (stop)
+        begin_stop(w, grace);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    uint64_t now = broker_now_ms();
+    struct conn *c = w->conns;
+    while (c) {
+        struct conn *next = c->worker_next;
+        conn_tick(c, now);
+        c = next;
+    }
+    if (w->index == 0 && now - w->last_sweep_ms >= SWEEP_MS) {
+        w->last_sweep_ms = now;
+        broker_sweep(w->broker, now);
+    }
+    finish_if_idle(w);
+}
+
+int worker_init(struct worker *w, unsigned index, struct broker *b, const int *listen_fds,
+                size_t listener_count)
+{
+    memset(w, 0, sizeof *w);
+    w->index = index;
+    w->broker = b;
+    w->listen_fds = listen_fds;
+    w->listener_count = listener_count;
+    pthread_mutex_init(&w->inbox_lock, NULL);
+    if (uv_loop_init(&w->loop) != 0)
+        return -1;
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    uv_check_init(&w->loop, &w->flush_check);
+    w->flush_check.data = w;
+    uv_check_start(&w->flush_check, on_check);
+    uv_timer_init(&w->loop, &w->tick);
+    w->tick.data = w;
+    uv_timer_init(&w->loop, &w->grace);
+    w->grace.data = w;
+    w->listeners = calloc(listener_count ? listener_count : 1, sizeof *w->listeners);
+    if (!w->listeners)
+        return -1;
+    for (size_t i = 0; i < listener_count; i++) {
+        uv_tcp_init(&w->loop, &w->listeners[i]);
+        w->listeners[i].data = w;
+        if (uv_tcp_open(&w->listeners[i], listen_fds[i]) != 0 ||
+            uv_listen((uv_stream_t *)&w->listeners[i], 4096, tcp_on_connection) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void run(void *arg)
+{
+    struct worker *w = arg;
+    current = w;
+    w->last_sweep_ms = broker_now_ms();
+    uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    current = NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    return uv_thread_create(&w->thread, run, w);
+}
+
+void worker_request_stop(struct worker *w, unsigned grace_ms)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    w->stop_requested = true;
+    w->grace_ms = grace_ms;
+    pthread_mutex_unlock(&w->inbox_lock);
+    uv_async_send(&w->wake);
+}
+
+void worker_join(struct worker *w)
+{
+    uv_thread_join(&w->thread);
+}
+
+void worker_destroy(struct worker *w)
+{
+    uv_loop_close(&w->loop);
+    for (size_t i = 0; i < w->inbox_count; i++)
+        conn_unref(w->inbox[i].conn);
+    free(w->inbox);
+    free(w->dirty);
+    free(w->listeners);
+    pthread_mutex_destroy(&w->inbox_lock);
+}

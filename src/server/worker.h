@@ -1,0 +1,84 @@
+/*
+ * A worker: one thread running one libuv loop that owns a share of the connections. Each worker
+ * listens on every listener's port (SO_REUSEPORT, so the kernel spreads connections), runs the
+ * connection engines of its connections, and flushes their output once per loop iteration so
+ * that many packets leave in one write.
+ *
+ * Other threads reach a worker only through its inbox (a mutex-guarded list drained after one
+ * uv_async wake-up): "flush this connection's output", "this connection was taken over", "stop".
+ */
+#ifndef MQTTD_WORKER_H
+#define MQTTD_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct broker;
+struct conn;
+
+enum inbox_kind { INBOX_FLUSH, INBOX_KICK };
+
+struct inbox_item {
+    enum inbox_kind kind;
+    struct conn *conn; /* one reference owned by the item */
+};
+
+struct worker {
+    unsigned index;
+    struct broker *broker;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t wake;
+    uv_check_t flush_check;
+    uv_timer_t tick;
+    uv_timer_t grace;
+    uint64_t last_sweep_ms;
+
+    pthread_mutex_t inbox_lock;
+    struct inbox_item *inbox;
+    size_t inbox_count, inbox_cap;
+    bool stop_requested; /* under inbox_lock */
+    unsigned grace_ms;   /* under inbox_lock */
+    bool stopping;       /* owner thread only */
+
+    struct conn **dirty; /* connections with output to flush this iteration (owner only) */
+    size_t dirty_count, dirty_cap;
+
+    struct conn *conns; /* every connection of this worker */
+    size_t conn_count;
+
+    uv_tcp_t *listeners;
+    const int *listen_fds;
+    size_t listener_count;
+
+    uint8_t read_buffer[65536]; /* shared by all this worker's connections: none holds one */
+};
+
+/* Prepares a worker; listen_fds are sockets already bound and listening (shared by workers). */
+int worker_init(struct worker *w, unsigned index, struct broker *b, const int *listen_fds,
+                size_t listener_count);
+int worker_start(struct worker *w);
+/* Asks the worker to stop (any thread): v5 clients get DISCONNECT 0x8B, output is flushed for
+ * up to grace_ms, then everything closes and the thread ends. */
+void worker_request_stop(struct worker *w, unsigned grace_ms);
+void worker_join(struct worker *w);
+void worker_destroy(struct worker *w);
+
+/* The worker whose thread is running, or NULL on any other thread. */
+struct worker *worker_current(void);
+
+/* Queues work for a worker from any thread (takes over the item's reference). */
+void worker_post(struct worker *w, enum inbox_kind kind, struct conn *c);
+/* Adds a connection to this worker's flush list (owner thread). */
+void worker_mark_dirty(struct worker *w, struct conn *c);
+
+/* Connection list bookkeeping for transports (owner thread). */
+void worker_add_conn(struct worker *w, struct conn *c);
+void worker_remove_conn(struct worker *w, struct conn *c);
+
+/* Flushes one connection's pending output through its transport (owner thread). */
+void worker_flush_conn(struct conn *c);
+
+#endif

@@ -1,0 +1,407 @@
+/*
+ * The connection engine's core (see conn.h): framing of input into packets, dispatch to the
+ * packet handlers by state, the output buffer, keep alive and CONNECT timeouts, and the end of
+ * a connection (will, session expiry, takeover).
+ */
+#include "session/conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "server/log.h"
+#include "session/session.h"
+
+struct conn *conn_new(struct broker *b, const struct conn_transport *t, void *transport_ctx,
+                      const char *peer, uint64_t now_ms)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    atomic_init(&c->refs, 1);
+    atomic_init(&c->kicked, false);
+    atomic_init(&c->write_backlog, 0);
+    c->broker = b;
+    c->transport = t;
+    c->transport_ctx = transport_ctx;
+    snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "");
+    c->state = CONN_AWAIT_CONNECT;
+    c->opened_at_ms = c->last_packet_ms = now_ms;
+    c->max_packet_out = MQ_MAX_PACKET_SIZE;
+    c->request_problem_info = true;
+    pthread_mutex_init(&c->out_lock, NULL);
+    return c;
+}
+
+struct conn *conn_ref(struct conn *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void conn_unref(struct conn *c)
+{
+    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (c->alias_in) {
+        for (unsigned i = 0; i <= c->alias_in_max; i++)
+            free((void *)c->alias_in[i].data);
+        free(c->alias_in);
+    }
+    for (unsigned i = 0; i < c->alias_out_count; i++)
+        free(c->alias_out[i].topic);
+    free(c->alias_out);
+    session_unref(c->session);
+    free(c->username);
+    free(c->in);
+    free(c->out);
+    pthread_mutex_destroy(&c->out_lock);
+    free(c);
+}
+
+void conn_client_info(const struct conn *c, mqttd_client *out)
+{
+    out->client_id = c->session ? c->session->client_id : "";
+    out->username = c->username;
+    out->peer = c->peer;
+    out->protocol_version = c->version;
+}
+
+struct session *conn_lock_session(struct conn *c)
+{
+    struct session *s = c->session;
+    if (!s)
+        return NULL;
+    pthread_mutex_lock(&s->lock);
+    if (s->conn == c)
+        return s;
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Grows the output buffer to hold `extra` more bytes (out_lock held). */
+static bool out_reserve(struct conn *c, size_t extra)
+{
+    if (c->out_len + extra <= c->out_cap)
+        return true;
+    size_t cap = c->out_cap ? c->out_cap : 256;
+    while (cap < c->out_len + extra)
+        cap *= 2;
+    uint8_t *out = realloc(c->out, cap);
+    if (!out)
+        return false;
+    c->out = out;
+    c->out_cap = cap;
+    return true;
+}
+
+/* Marks output pending and tells the transport once per batch (out_lock held on entry,
+ * released on return). */
+static void out_commit_unlock(struct conn *c, size_t added)
+{
+    bool schedule = !c->flush_scheduled;
+    c->flush_scheduled = true;
+    atomic_fetch_add_explicit(&c->write_backlog, added, memory_order_relaxed);
+    pthread_mutex_unlock(&c->out_lock);
+    atomic_fetch_add_explicit(&c->broker->stats.bytes_sent, added, memory_order_relaxed);
+    if (schedule)
+        c->transport->schedule_flush(c);
+}
+
+void conn_write(struct conn *c, const uint8_t *data, size_t len)
+{
+    pthread_mutex_lock(&c->out_lock);
+    if (!out_reserve(c, len)) {
+        pthread_mutex_unlock(&c->out_lock);
+        return;
+    }
+    memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+    out_commit_unlock(c, len);
+}
+
+int conn_send_packet(struct conn *c, const struct mq_packet *p)
+{
+    long size = mq_encode(p, c->version, NULL, 0);
+    if (size < 0)
+        return (int)size;
+    pthread_mutex_lock(&c->out_lock);
+    if (!out_reserve(c, (size_t)size)) {
+        pthread_mutex_unlock(&c->out_lock);
+        return -MQ_RC_UNSPECIFIED_ERROR;
+    }
+    mq_encode(p, c->version, c->out + c->out_len, (size_t)size);
+    c->out_len += (size_t)size;
+    out_commit_unlock(c, (size_t)size);
+    return 0;
+}
+
+uint8_t *conn_take_output(struct conn *c, size_t *len)
+{
+    pthread_mutex_lock(&c->out_lock);
+    uint8_t *out = c->out;
+    *len = c->out_len;
+    c->out = NULL;
+    c->out_len = c->out_cap = 0;
+    c->flush_scheduled = false;
+    pthread_mutex_unlock(&c->out_lock);
+    return out;
+}
+
+void conn_output_written(struct conn *c, size_t n)
+{
+    atomic_fetch_sub_explicit(&c->write_backlog, n, memory_order_relaxed);
+}
+
+static void begin_close(struct conn *c)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_CLOSING;
+    c->transport->close(c);
+}
+
+void conn_disconnect(struct conn *c, uint8_t reason, const char *reason_string)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->version == MQ_V5 && c->state == CONN_CONNECTED) {
+        struct mq_packet p = {.type = MQ_DISCONNECT, .u.disconnect = {.reason_code = reason}};
+        if (reason_string && c->request_problem_info) {
+            p.u.disconnect.props.present |= MQ_PROP_BIT(MQ_PROP_REASON_STRING);
+            p.u.disconnect.props.reason_string =
+                (mq_bytes){(const uint8_t *)reason_string, (uint32_t)strlen(reason_string)};
+        }
+        conn_send_packet(c, &p);
+    }
+    log_debug("%s: disconnecting: %s (0x%02x)%s%s", c->peer, mq_reason_code_name(reason), reason,
+              reason_string ? ": " : "", reason_string ? reason_string : "");
+    begin_close(c);
+}
+
+/* The CONNACK for a CONNECT that cannot be decoded, in the protocol level it claimed. */
+static void refuse_undecodable_connect(struct conn *c, const struct mq_packet *p, int rc)
+{
+    uint8_t level = p->u.connect.protocol_version;
+    if (rc == -MQ_RC_UNSUPPORTED_PROTOCOL_VERSION) {
+        /* Answer in a level the client understands, then close [MQTT-3.1.2-2]. */
+        c->version = level >= MQ_V5 ? MQ_V5 : MQ_V311;
+        struct mq_packet ack = {.type = MQ_CONNACK};
+        ack.u.connack.reason_code = c->version == MQ_V5 ? MQ_RC_UNSUPPORTED_PROTOCOL_VERSION
+                                                        : MQ_V3_REFUSED_PROTOCOL_VERSION;
+        conn_send_packet(c, &ack);
+    } else if (level == MQ_V5) {
+        c->version = MQ_V5;
+        struct mq_packet ack = {.type = MQ_CONNACK, .u.connack = {.reason_code = (uint8_t)-rc}};
+        conn_send_packet(c, &ack);
+    }
+    log_info("%s: CONNECT refused: %s", c->peer, mq_reason_code_name((unsigned)-rc));
+    begin_close(c);
+}
+
+static int dispatch(struct conn *c, struct mq_packet *p, uint64_t now_ms)
+{
+    switch (p->type) {
+    case MQ_PUBLISH:
+        return handle_publish(c, &p->u.publish, now_ms);
+    case MQ_PUBACK:
+    case MQ_PUBREC:
+    case MQ_PUBCOMP:
+        return handle_puback(c, p->type, &p->u.ack, now_ms);
+    case MQ_PUBREL:
+        return handle_pubrel(c, &p->u.ack, now_ms);
+    case MQ_SUBSCRIBE:
+        return handle_subscribe(c, &p->u.subscribe, now_ms);
+    case MQ_UNSUBSCRIBE:
+        return handle_unsubscribe(c, &p->u.subscribe, now_ms);
+    case MQ_PINGREQ: {
+        struct mq_packet resp = {.type = MQ_PINGRESP};
+        conn_send_packet(c, &resp);
+        return 0;
+    }
+    case MQ_DISCONNECT:
+        return handle_disconnect(c, &p->u.disconnect, now_ms);
+    case MQ_AUTH:
+        /* No CONNECT here carried an Authentication Method (those are refused with 0x8C), so
+         * an AUTH packet is a protocol error [MQTT-4.12.0-1]. */
+        return -MQ_RC_PROTOCOL_ERROR;
+    default:
+        /* A second CONNECT is a protocol error [MQTT-3.1.0-2]. */
+        return -MQ_RC_PROTOCOL_ERROR;
+    }
+}
+
+/* Handles one whole packet. Returns false when the connection is closing. */
+static bool handle_packet(struct conn *c, const uint8_t *buf, size_t len, uint64_t now_ms)
+{
+    struct mq_packet p;
+    atomic_fetch_add_explicit(&c->broker->stats.bytes_received, len, memory_order_relaxed);
+    if (c->state == CONN_AWAIT_CONNECT) {
+        if ((buf[0] >> 4) != MQ_CONNECT) {
+            /* The first packet from a client must be CONNECT [MQTT-3.1.0-1]. */
+            log_info("%s: first packet is %s, not CONNECT: closing", c->peer,
+                     mq_packet_type_name(buf[0] >> 4));
+            begin_close(c);
+            return false;
+        }
+        memset(&p, 0, sizeof p);
+        int rc = mq_decode(buf, len, 0, true, &p);
+        if (rc < 0) {
+            refuse_undecodable_connect(c, &p, rc);
+            return false;
+        }
+        c->last_packet_ms = now_ms;
+        rc = handle_connect(c, &p.u.connect, now_ms);
+        if (rc < 0)
+            begin_close(c);
+        return c->state != CONN_CLOSING;
+    }
+    int rc = mq_decode(buf, len, c->version, true, &p);
+    if (rc == 0) {
+        c->last_packet_ms = now_ms;
+        rc = dispatch(c, &p, now_ms);
+    }
+    if (rc < 0) {
+        conn_disconnect(c, (uint8_t)-rc, NULL);
+        return false;
+    }
+    return c->state != CONN_CLOSING;
+}
+
+static uint32_t max_packet_in(const struct conn *c)
+{
+    return c->broker->config->max_packet_size;
+}
+
+/* Frames and handles every whole packet in buf; returns bytes consumed. */
+static size_t process(struct conn *c, const uint8_t *buf, size_t len, uint64_t now_ms)
+{
+    size_t done = 0;
+    while (done < len && c->state != CONN_CLOSING) {
+        size_t packet_len;
+        int rc = mq_frame(buf + done, len - done, max_packet_in(c), &packet_len);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            if (c->state == CONN_AWAIT_CONNECT)
+                begin_close(c);
+            else
+                conn_disconnect(c, (uint8_t)-rc, NULL);
+            return len;
+        }
+        if (!handle_packet(c, buf + done, packet_len, now_ms))
+            return len;
+        done += packet_len;
+    }
+    return done;
+}
+
+void conn_feed(struct conn *c, const uint8_t *data, size_t len, uint64_t now_ms)
+{
+    if (c->state == CONN_CLOSING || len == 0)
+        return;
+    bool had_partial = c->in_len > 0;
+    if (!had_partial) {
+        size_t used = process(c, data, len, now_ms);
+        data += used;
+        len -= used;
+        if (len == 0 || c->state == CONN_CLOSING)
+            return;
+    }
+    /* Keep only the partial packet; the buffer is freed as soon as it is consumed. */
+    if (c->in_len + len > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : 1024;
+        while (cap < c->in_len + len)
+            cap *= 2;
+        uint8_t *in = realloc(c->in, cap);
+        if (!in) {
+            begin_close(c);
+            return;
+        }
+        c->in = in;
+        c->in_cap = cap;
+    }
+    memcpy(c->in + c->in_len, data, len);
+    c->in_len += len;
+    if (!had_partial)
+        return; /* what was just kept is a packet's beginning, already found incomplete */
+    size_t used = process(c, c->in, c->in_len, now_ms);
+    if (c->state == CONN_CLOSING)
+        return;
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    if (c->in_len == 0) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+}
+
+void conn_tick(struct conn *c, uint64_t now_ms)
+{
+    if (c->state == CONN_AWAIT_CONNECT) {
+        if (now_ms - c->opened_at_ms >= c->broker->config->connect_timeout_ms) {
+            log_info("%s: no CONNECT within %u ms: closing", c->peer,
+                     c->broker->config->connect_timeout_ms);
+            begin_close(c);
+        }
+    } else if (c->state == CONN_CONNECTED && c->keep_alive_s &&
+               now_ms - c->last_packet_ms >= (uint64_t)c->keep_alive_s * 1500u) {
+        /* Nothing within one and a half keep alive periods [MQTT-3.1.2-22]. */
+        conn_disconnect(c, MQ_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+    }
+}
+
+void conn_shutdown(struct conn *c)
+{
+    if (c->state == CONN_AWAIT_CONNECT)
+        begin_close(c);
+    else
+        conn_disconnect(c, MQ_RC_SERVER_SHUTTING_DOWN, "server shutting down");
+}
+
+void conn_kick_now(struct conn *c)
+{
+    conn_disconnect(c, MQ_RC_SESSION_TAKEN_OVER, "another connection took over the session");
+}
+
+void conn_transport_closed(struct conn *c, uint64_t now_ms)
+{
+    struct broker *b = c->broker;
+    bool was_connected = c->session != NULL;
+    c->state = CONN_CLOSING;
+    struct session *s = conn_lock_session(c);
+    if (!s) {
+        if (was_connected) {
+            atomic_fetch_sub(&b->stats.connections, 1);
+        }
+        return;
+    }
+    s->conn = NULL;
+    atomic_store(&s->online, false);
+    struct message *will_now = NULL;
+    bool end_now = s->expiry_interval_s == 0;
+    if (s->will) {
+        if (s->will_delay_s == 0 || end_now) {
+            will_now = s->will;
+            s->will = NULL;
+        } else {
+            s->will_at_ms = now_ms + (uint64_t)s->will_delay_s * 1000u;
+        }
+    }
+    if (!end_now && s->expiry_interval_s != UINT32_MAX)
+        s->expires_at_ms = now_ms + (uint64_t)s->expiry_interval_s * 1000u;
+    pthread_mutex_unlock(&s->lock);
+    atomic_fetch_sub(&b->stats.connections, 1);
+
+    if (will_now)
+        broker_publish_will(b, will_now, now_ms);
+    for (struct handler *h = b->on_disconnect; h; h = h->next) {
+        mqttd_client info;
+        conn_client_info(c, &info);
+        ((mqttd_disconnect_handler)h->fn)(h->user, &info, 0);
+    }
+    if (end_now)
+        broker_session_end(b, s, now_ms);
+}

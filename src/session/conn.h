@@ -1,0 +1,145 @@
+/*
+ * One client connection's protocol engine, sans-I/O: bytes from the transport go in through
+ * conn_feed, packets to send come out of conn_take_output, and the transport is told through
+ * its callbacks when output is waiting or when the connection must close. Timers come in as
+ * conn_tick. The same engine serves every transport (TCP, TLS, WebSocket, a QUIC stream).
+ *
+ * Threads: conn_feed, conn_tick and conn_transport_closed run on the owning worker only. Output
+ * can also be appended from other workers (message delivery), so the output buffer has a lock
+ * of its own; the engine holds the session lock, then the output lock, never the reverse.
+ *
+ * No buffer is held at rest: the input buffer exists only while a packet is partially read,
+ * the output buffer only while bytes wait to be written.
+ */
+#ifndef MQTTD_CONN_H
+#define MQTTD_CONN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec/codec.h"
+#include "mqttd.h"
+
+struct broker;
+struct session;
+struct message;
+struct delivery;
+struct conn;
+
+/* Output waiting to be written past which QoS 0 deliveries to this client are dropped. */
+#define MQ_OUTPUT_BACKLOG_LIMIT (8u * 1024u * 1024u)
+
+struct conn_transport {
+    /* Output became pending (any thread): arrange for conn_take_output soon on the owner. */
+    void (*schedule_flush)(struct conn *c);
+    /* The engine wants the connection closed once pending output is written (owner thread). */
+    void (*close)(struct conn *c);
+    /* Another worker asks the owner to run conn_kick_now (session taken over). */
+    void (*post_kick)(struct conn *c);
+    /* Writes pending output now (owner thread, called by the worker once per iteration). */
+    void (*flush)(struct conn *c);
+};
+
+enum conn_state {
+    CONN_AWAIT_CONNECT,
+    CONN_CONNECTED,
+    CONN_CLOSING,
+};
+
+/* A server-assigned outgoing topic alias. */
+struct alias_out {
+    uint32_t hash;
+    uint16_t topic_len;
+    char *topic;
+};
+
+struct conn {
+    atomic_uint refs;
+    struct broker *broker;
+    const struct conn_transport *transport;
+    void *transport_ctx;
+    char peer[64];
+
+    enum conn_state state;
+    uint8_t version;
+    bool request_problem_info; /* v5 Request Problem Information (default 1) */
+    atomic_bool kicked;        /* taken over: a DISCONNECT 0x8E is to be sent by the owner */
+    struct session *session;   /* one reference, once CONNECT is accepted */
+    char *username;
+
+    uint64_t opened_at_ms;
+    uint64_t last_packet_ms;
+    uint16_t keep_alive_s;   /* effective (after Server Keep Alive) */
+    uint32_t max_packet_out; /* client's Maximum Packet Size */
+    uint16_t alias_in_max;   /* ours, as sent in CONNACK */
+    uint16_t alias_out_max;  /* min(client's Topic Alias Maximum, ours) */
+    uint16_t alias_out_count;
+    mq_bytes *alias_in; /* alias -> topic (owned copies), allocated on first use */
+    struct alias_out *alias_out;
+    uint16_t qos12_unacked_in; /* inbound QoS 2 awaiting PUBREL, against our Receive Maximum */
+
+    uint8_t *in;
+    size_t in_len, in_cap;
+
+    pthread_mutex_t out_lock;
+    uint8_t *out;
+    size_t out_len, out_cap;
+    bool flush_scheduled;
+    atomic_size_t write_backlog; /* bytes not yet written: output buffer + transport queue */
+
+    struct conn *worker_prev, *worker_next; /* the owner's list of connections */
+};
+
+/* Creates a connection engine with one reference. `peer` is for logs and handlers. */
+struct conn *conn_new(struct broker *b, const struct conn_transport *t, void *transport_ctx,
+                      const char *peer, uint64_t now_ms);
+struct conn *conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+
+/* Bytes received from the transport (owner thread). */
+void conn_feed(struct conn *c, const uint8_t *data, size_t len, uint64_t now_ms);
+/* Periodic check of keep alive and CONNECT timeout (owner thread). */
+void conn_tick(struct conn *c, uint64_t now_ms);
+/* The transport is gone (peer closed, error, or after close()). Ends or parks the session,
+ * publishes the will when due. Called once (owner thread). */
+void conn_transport_closed(struct conn *c, uint64_t now_ms);
+/* Server shutdown: DISCONNECT 0x8B for v5, then close (owner thread). */
+void conn_shutdown(struct conn *c);
+/* Runs on the owner after post_kick: DISCONNECT 0x8E and close. */
+void conn_kick_now(struct conn *c);
+
+/* The transport wrote `n` bytes it had taken with conn_take_output (any thread). */
+void conn_output_written(struct conn *c, size_t n);
+/* Locks and returns c->session when this connection still owns it, else NULL (unlocked). */
+struct session *conn_lock_session(struct conn *c);
+/* Fills a handler's view of the client. */
+void conn_client_info(const struct conn *c, mqttd_client *out);
+
+/* Takes all pending output. Returns NULL when none; *len set; caller frees with free(). */
+uint8_t *conn_take_output(struct conn *c, size_t *len);
+
+/* Appends bytes / an encoded packet to the output (any thread). */
+void conn_write(struct conn *c, const uint8_t *data, size_t len);
+int conn_send_packet(struct conn *c, const struct mq_packet *p);
+/* Sends DISCONNECT with `reason` (v5 only; a reason string when problem information is on) and
+ * closes. For 3.1/3.1.1 the connection is just closed, as those specs say. */
+void conn_disconnect(struct conn *c, uint8_t reason, const char *reason_string);
+
+/* Encodes and sends one delivery as PUBLISH (session lock held). Returns 0 when sent, 1 when it
+ * was dropped because it exceeds the client's Maximum Packet Size. */
+int conn_send_delivery(struct conn *c, struct delivery *d, bool dup, uint64_t now_ms);
+
+/* Packet handlers, one file each (handle_*.c). Return 0, or a negative reason code that makes
+ * the engine disconnect. */
+int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms);
+int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms);
+int handle_pubrel(struct conn *c, const struct mq_ack *p, uint64_t now_ms);
+int handle_puback(struct conn *c, uint8_t type, const struct mq_ack *p, uint64_t now_ms);
+int handle_subscribe(struct conn *c, const struct mq_subscribe *p, uint64_t now_ms);
+int handle_unsubscribe(struct conn *c, const struct mq_subscribe *p, uint64_t now_ms);
+int handle_disconnect(struct conn *c, const struct mq_disconnect *p, uint64_t now_ms);
+
+#endif

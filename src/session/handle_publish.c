@@ -1,0 +1,172 @@
+/*
+ * PUBLISH from a client and the PUBREL that completes an inbound QoS 2 exchange: topic alias
+ * resolution, the checks a server makes before accepting a message, the embedder's publish
+ * handlers, routing, and the acknowledgement (MQTT 5.0 sections 3.3, 3.6, 4.3).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/topic.h"
+#include "server/log.h"
+#include "session/conn.h"
+#include "session/session.h"
+
+#define PROP(p, id) ((p)->present & MQ_PROP_BIT(id))
+
+static void send_ack(struct conn *c, uint8_t type, uint16_t packet_id, uint8_t reason)
+{
+    struct mq_packet ack = {.type = type, .u.ack = {.packet_id = packet_id, .reason_code = reason}};
+    conn_send_packet(c, &ack);
+}
+
+/* Resolves a Topic Alias [MQTT-3.3.2-7..12]; sets *topic; 0 or a negative reason code. */
+static int resolve_alias(struct conn *c, const struct mq_publish *p, mq_bytes *topic)
+{
+    *topic = p->topic;
+    if (c->version != MQ_V5 || !PROP(&p->props, MQ_PROP_TOPIC_ALIAS)) {
+        return p->topic.len ? 0 : -MQ_RC_PROTOCOL_ERROR;
+    }
+    uint16_t alias = p->props.topic_alias;
+    if (alias == 0 || alias > c->alias_in_max)
+        return -MQ_RC_TOPIC_ALIAS_INVALID; /* [MQTT-3.3.2-8], [MQTT-3.3.2-9] */
+    if (!c->alias_in && !(c->alias_in = calloc((size_t)c->alias_in_max + 1, sizeof(mq_bytes))))
+        return -MQ_RC_UNSPECIFIED_ERROR;
+    mq_bytes *slot = &c->alias_in[alias];
+    if (p->topic.len == 0) {
+        if (!slot->data)
+            return -MQ_RC_PROTOCOL_ERROR; /* an alias never set */
+        *topic = *slot;
+        return 0;
+    }
+    uint8_t *copy = malloc(p->topic.len);
+    if (!copy)
+        return -MQ_RC_UNSPECIFIED_ERROR;
+    memcpy(copy, p->topic.data, p->topic.len);
+    free((void *)slot->data);
+    *slot = (mq_bytes){copy, p->topic.len};
+    return 0;
+}
+
+/* Refuses one message: an error acknowledgement for QoS 1/2 in v5, otherwise DISCONNECT. */
+static int refuse_message(struct conn *c, const struct mq_publish *p, uint8_t reason)
+{
+    if (c->version == MQ_V5 && p->qos > 0) {
+        send_ack(c, p->qos == 1 ? MQ_PUBACK : MQ_PUBREC, p->packet_id, reason);
+        return 0;
+    }
+    return -reason;
+}
+
+/* Runs the embedder's handlers; returns the message to route (maybe rebuilt) or NULL to drop. */
+static struct message *run_publish_handlers(struct conn *c, struct message *m, uint64_t now_ms)
+{
+    for (struct handler *h = c->broker->on_publish; h && m; h = h->next) {
+        if (!topic_matches((const uint8_t *)h->filter, strlen(h->filter), m->topic, m->topic_len))
+            continue;
+        mqttd_client from;
+        conn_client_info(c, &from);
+        mqttd_message view = {(const char *)m->topic, m->payload, m->payload_len, m->qos,
+                              m->retain};
+        if (((mqttd_publish_handler)h->fn)(h->user, &from, &view) == MQTTD_PUBLISH_DROP) {
+            message_unref(m);
+            return NULL;
+        }
+        size_t topic_len = strlen(view.topic);
+        bool changed = view.payload != m->payload || view.payload_len != m->payload_len ||
+                       topic_len != m->topic_len || memcmp(view.topic, m->topic, topic_len) ||
+                       view.qos != m->qos || view.retain != m->retain;
+        if (!changed)
+            continue;
+        if (!topic_name_valid((const uint8_t *)view.topic, topic_len, 0, 65535) || view.qos < 0 ||
+            view.qos > 2) {
+            log_warning("publish handler on '%s' produced an invalid message: dropped", h->filter);
+            message_unref(m);
+            return NULL;
+        }
+        struct message *n =
+            message_new((const uint8_t *)view.topic, (uint16_t)topic_len, m->props, m->props_len,
+                        view.payload, (uint32_t)view.payload_len, (uint8_t)view.qos, view.retain,
+                        m->expiry_interval_s, now_ms);
+        if (n) {
+            n->origin_session = m->origin_session;
+            n->expires_at_ms = m->expires_at_ms;
+        }
+        message_unref(m);
+        m = n;
+    }
+    return m;
+}
+
+int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
+{
+    struct broker *b = c->broker;
+    const struct mq_config *cfg = b->config;
+    mq_bytes topic;
+    int rc = resolve_alias(c, p, &topic);
+    if (rc < 0)
+        return rc;
+    if (p->qos > cfg->max_qos)
+        return -MQ_RC_QOS_NOT_SUPPORTED; /* [MQTT-3.2.2-11] */
+    if (p->retain && !cfg->retain_available)
+        return -MQ_RC_RETAIN_NOT_SUPPORTED; /* [MQTT-3.2.2-14] */
+    if (!topic_name_valid(topic.data, topic.len, cfg->max_topic_levels, cfg->max_topic_length))
+        return refuse_message(c, p, MQ_RC_TOPIC_NAME_INVALID);
+    if (PROP(&p->props, MQ_PROP_PAYLOAD_FORMAT_INDICATOR) && p->props.payload_format_indicator &&
+        !mq_utf8_valid(p->payload.data, p->payload.len))
+        return refuse_message(c, p, MQ_RC_PAYLOAD_FORMAT_INVALID);
+    if (cfg->message_size_limit && p->payload.len > cfg->message_size_limit)
+        return refuse_message(c, p, MQ_RC_QUOTA_EXCEEDED);
+
+    struct session *s = conn_lock_session(c);
+    if (!s)
+        return 0; /* taken over: the new connection owns the session now */
+    if (p->qos == 2) {
+        /* Already received and not released: acknowledge again, deliver once [MQTT-4.3.3-10]. */
+        bool known = false;
+        for (uint32_t i = 0; i < s->qos2_received_count; i++)
+            known |= s->qos2_received[i] == p->packet_id;
+        if (!known && s->qos2_received_count >= cfg->max_inflight_messages) {
+            pthread_mutex_unlock(&s->lock);
+            return -MQ_RC_RECEIVE_MAXIMUM_EXCEEDED; /* [MQTT-3.3.4-8] */
+        }
+        if (known || session_qos2_add_locked(s, p->packet_id) < 0) {
+            pthread_mutex_unlock(&s->lock);
+            send_ack(c, MQ_PUBREC, p->packet_id, known ? 0 : MQ_RC_UNSPECIFIED_ERROR);
+            return 0;
+        }
+    }
+    uint64_t origin = s->serial;
+    pthread_mutex_unlock(&s->lock);
+
+    atomic_fetch_add_explicit(&b->stats.messages_received, 1, memory_order_relaxed);
+    struct message *m = message_from_publish(p, topic.data, (uint16_t)topic.len, now_ms);
+    if (!m)
+        return refuse_message(c, p, MQ_RC_UNSPECIFIED_ERROR);
+    m->origin_session = origin;
+    if (b->on_publish)
+        m = run_publish_handlers(c, m, now_ms);
+    size_t receivers = 0;
+    if (m) {
+        receivers = broker_publish(b, m, now_ms);
+        message_unref(m);
+    }
+    if (p->qos > 0) {
+        uint8_t reason =
+            receivers || c->version != MQ_V5 ? MQ_RC_SUCCESS : MQ_RC_NO_MATCHING_SUBSCRIBERS;
+        send_ack(c, p->qos == 1 ? MQ_PUBACK : MQ_PUBREC, p->packet_id, reason);
+    }
+    return 0;
+}
+
+int handle_pubrel(struct conn *c, const struct mq_ack *p, uint64_t now_ms)
+{
+    struct session *s = conn_lock_session(c);
+    if (!s)
+        return 0;
+    bool found = session_qos2_remove_locked(s, p->packet_id);
+    pthread_mutex_unlock(&s->lock);
+    /* An unknown id is answered too, so the client can finish [MQTT-4.3.3-12]. */
+    send_ack(c, MQ_PUBCOMP, p->packet_id, found ? 0 : MQ_RC_PACKET_IDENTIFIER_NOT_FOUND);
+    return 0;
+}

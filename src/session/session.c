@@ -1,0 +1,343 @@
+/*
+ * Session state (see session.h): creation, the outbound queue and in-flight window with
+ * Receive Maximum flow control, inbound QoS 2 packet ids, and the subscriptions a session holds.
+ */
+#include "session/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "session/conn.h"
+
+struct session *session_new(struct broker *broker, const char *client_id, uint16_t len)
+{
+    struct session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->client_id = malloc((size_t)len + 1);
+    if (!s->client_id) {
+        free(s);
+        return NULL;
+    }
+    memcpy(s->client_id, client_id, len);
+    s->client_id[len] = 0;
+    s->client_id_len = len;
+    atomic_init(&s->refs, 1);
+    s->broker = broker;
+    s->serial = atomic_fetch_add(&broker->next_session_serial, 1) + 1;
+    s->send_quota = 65535;
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+void delivery_free(struct delivery *d)
+{
+    message_unref(d->msg);
+    free(d->share_group);
+    free(d);
+}
+
+static void list_free(struct delivery *d)
+{
+    while (d) {
+        struct delivery *next = d->next;
+        delivery_free(d);
+        d = next;
+    }
+}
+
+void session_unref(struct session *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    list_free(s->queue.head);
+    list_free(s->inflight.head);
+    struct session_subscription *sub = s->subscriptions;
+    while (sub) {
+        struct session_subscription *next = sub->next;
+        free(sub);
+        sub = next;
+    }
+    message_unref(s->will);
+    free(s->qos2_received);
+    pthread_mutex_destroy(&s->lock);
+    free(s->client_id);
+    free(s);
+}
+
+static void list_append(struct delivery_list *l, struct delivery *d)
+{
+    d->next = NULL;
+    if (l->tail)
+        l->tail->next = d;
+    else
+        l->head = d;
+    l->tail = d;
+    l->count++;
+}
+
+static struct delivery *list_pop(struct delivery_list *l)
+{
+    struct delivery *d = l->head;
+    if (d) {
+        l->head = d->next;
+        if (!l->head)
+            l->tail = NULL;
+        l->count--;
+        d->next = NULL;
+    }
+    return d;
+}
+
+static struct delivery *delivery_new(struct message *msg, uint8_t qos, bool retain,
+                                     const uint32_t *ids, uint16_t id_count,
+                                     const char *share_group)
+{
+    struct delivery *d = malloc(sizeof *d + (size_t)id_count * sizeof(uint32_t));
+    if (!d)
+        return NULL;
+    memset(d, 0, sizeof *d);
+    if (share_group && !(d->share_group = strdup(share_group))) {
+        free(d);
+        return NULL;
+    }
+    d->msg = message_ref(msg);
+    d->qos = qos;
+    d->retain = retain;
+    d->subscription_id_count = id_count;
+    if (id_count)
+        memcpy(d->subscription_ids, ids, (size_t)id_count * sizeof(uint32_t));
+    return d;
+}
+
+static size_t delivery_size(const struct delivery *d)
+{
+    return d->msg->topic_len + d->msg->props_len + d->msg->payload_len;
+}
+
+static uint16_t next_packet_id(struct session *s)
+{
+    for (;;) {
+        uint16_t id = ++s->last_packet_id;
+        if (id == 0)
+            id = s->last_packet_id = 1;
+        if (!session_inflight_find_locked(s, id, false))
+            return id;
+    }
+}
+
+static void drop(struct session *s, struct delivery *d)
+{
+    s->dropped++;
+    atomic_fetch_add(&s->broker->stats.messages_dropped, 1);
+    delivery_free(d);
+}
+
+/* Sends one delivery now; a QoS 1/2 one joins the in-flight window. Consumes QoS 0 ones. */
+static void send_now(struct session *s, struct delivery *d, uint64_t now_ms)
+{
+    if (d->qos == 0) {
+        conn_send_delivery(s->conn, d, false, now_ms);
+        delivery_free(d);
+        return;
+    }
+    d->packet_id = next_packet_id(s);
+    d->state = d->qos == 1 ? DELIVERY_AWAIT_PUBACK : DELIVERY_AWAIT_PUBREC;
+    if (conn_send_delivery(s->conn, d, false, now_ms) != 0) {
+        /* Too large for the client: discarded as if its delivery had completed [MQTT-3.1.2-25]. */
+        drop(s, d);
+        return;
+    }
+    d->sent = true;
+    list_append(&s->inflight, d);
+}
+
+static bool output_congested(const struct session *s)
+{
+    const struct conn *c = s->conn;
+    return atomic_load_explicit((atomic_size_t *)&c->write_backlog, memory_order_relaxed) >
+           MQ_OUTPUT_BACKLOG_LIMIT;
+}
+
+void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool retain,
+                     const uint32_t *ids, uint16_t id_count, const char *share_group,
+                     uint64_t now_ms)
+{
+    const struct mq_config *cfg = s->broker->config;
+    pthread_mutex_lock(&s->lock);
+    if (s->ended || (qos == 0 && !s->conn && !cfg->queue_qos0_messages)) {
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    if (qos == 0 && s->conn && output_congested(s)) {
+        /* A subscriber that does not read loses QoS 0 messages, not the broker's memory. */
+        s->dropped++;
+        atomic_fetch_add(&s->broker->stats.messages_dropped, 1);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    struct delivery *d = delivery_new(msg, qos, retain, ids, id_count, share_group);
+    if (!d) {
+        s->dropped++;
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    if (s->conn && !s->queue.head && (qos == 0 || s->inflight.count < s->send_quota)) {
+        send_now(s, d, now_ms);
+    } else if ((cfg->max_queued_messages && s->queue.count >= cfg->max_queued_messages) ||
+               (cfg->max_queued_bytes &&
+                s->queued_bytes + delivery_size(d) > cfg->max_queued_bytes)) {
+        drop(s, d);
+    } else {
+        s->queued_bytes += delivery_size(d);
+        list_append(&s->queue, d);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void session_send_queued_locked(struct session *s, uint64_t now_ms)
+{
+    while (s->conn && s->queue.head &&
+           (s->queue.head->qos == 0 || s->inflight.count < s->send_quota)) {
+        struct delivery *d = list_pop(&s->queue);
+        s->queued_bytes -= delivery_size(d);
+        if (message_expired(d->msg, now_ms)) {
+            /* Not yet on its way: an expired copy is deleted [MQTT-3.3.2-5]. */
+            drop(s, d);
+            continue;
+        }
+        send_now(s, d, now_ms);
+    }
+}
+
+void session_resume_locked(struct session *s, uint64_t now_ms)
+{
+    for (struct delivery *d = s->inflight.head; d; d = d->next) {
+        if (d->state == DELIVERY_AWAIT_PUBCOMP) {
+            struct mq_packet p = {.type = MQ_PUBREL, .u.ack = {.packet_id = d->packet_id}};
+            conn_send_packet(s->conn, &p);
+        } else {
+            /* Unacknowledged PUBLISH packets are resent with DUP set [MQTT-4.4.0-1]. */
+            conn_send_delivery(s->conn, d, true, now_ms);
+        }
+    }
+    session_send_queued_locked(s, now_ms);
+}
+
+struct delivery *session_inflight_find_locked(struct session *s, uint16_t packet_id, bool remove)
+{
+    struct delivery *prev = NULL;
+    for (struct delivery *d = s->inflight.head; d; prev = d, d = d->next) {
+        if (d->packet_id != packet_id)
+            continue;
+        if (remove) {
+            if (prev)
+                prev->next = d->next;
+            else
+                s->inflight.head = d->next;
+            if (s->inflight.tail == d)
+                s->inflight.tail = prev;
+            s->inflight.count--;
+            d->next = NULL;
+        }
+        return d;
+    }
+    return NULL;
+}
+
+int session_qos2_add_locked(struct session *s, uint16_t packet_id)
+{
+    for (uint32_t i = 0; i < s->qos2_received_count; i++)
+        if (s->qos2_received[i] == packet_id)
+            return 0;
+    if (s->qos2_received_count == s->qos2_received_cap) {
+        uint32_t cap = s->qos2_received_cap ? s->qos2_received_cap * 2 : 8;
+        uint16_t *ids = realloc(s->qos2_received, cap * sizeof *ids);
+        if (!ids)
+            return -1;
+        s->qos2_received = ids;
+        s->qos2_received_cap = cap;
+    }
+    s->qos2_received[s->qos2_received_count++] = packet_id;
+    return 1;
+}
+
+bool session_qos2_remove_locked(struct session *s, uint16_t packet_id)
+{
+    for (uint32_t i = 0; i < s->qos2_received_count; i++) {
+        if (s->qos2_received[i] == packet_id) {
+            s->qos2_received[i] = s->qos2_received[--s->qos2_received_count];
+            if (s->qos2_received_count == 0) {
+                free(s->qos2_received);
+                s->qos2_received = NULL;
+                s->qos2_received_cap = 0;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool subscription_is(const struct session_subscription *sub, const uint8_t *group,
+                            uint16_t group_len, const uint8_t *filter, uint16_t filter_len)
+{
+    return sub->group_len == group_len && sub->filter_len == filter_len &&
+           memcmp(sub->text, group, group_len) == 0 &&
+           memcmp(sub->text + group_len, filter, filter_len) == 0;
+}
+
+int session_subscription_add_locked(struct session *s, const uint8_t *group, uint16_t group_len,
+                                    const uint8_t *filter, uint16_t filter_len, uint8_t options,
+                                    uint32_t subscription_id)
+{
+    for (struct session_subscription *sub = s->subscriptions; sub; sub = sub->next) {
+        if (subscription_is(sub, group, group_len, filter, filter_len)) {
+            sub->options = options;
+            sub->subscription_id = subscription_id;
+            return 1;
+        }
+    }
+    struct session_subscription *sub = malloc(sizeof *sub + group_len + filter_len);
+    if (!sub)
+        return -1;
+    sub->subscription_id = subscription_id;
+    sub->options = options;
+    sub->group_len = group_len;
+    sub->filter_len = filter_len;
+    if (group_len)
+        memcpy(sub->text, group, group_len);
+    memcpy(sub->text + group_len, filter, filter_len);
+    sub->next = s->subscriptions;
+    s->subscriptions = sub;
+    s->subscription_count++;
+    return 0;
+}
+
+bool session_subscription_remove_locked(struct session *s, const uint8_t *group, uint16_t group_len,
+                                        const uint8_t *filter, uint16_t filter_len)
+{
+    for (struct session_subscription **p = &s->subscriptions; *p; p = &(*p)->next) {
+        if (subscription_is(*p, group, group_len, filter, filter_len)) {
+            struct session_subscription *sub = *p;
+            *p = sub->next;
+            free(sub);
+            s->subscription_count--;
+            return true;
+        }
+    }
+    return false;
+}
+
+struct delivery *session_take_all_locked(struct session *s)
+{
+    struct delivery *all = s->inflight.head;
+    if (s->inflight.tail)
+        s->inflight.tail->next = s->queue.head;
+    else
+        all = s->queue.head;
+    s->inflight = (struct delivery_list){0};
+    s->queue = (struct delivery_list){0};
+    s->queued_bytes = 0;
+    return all;
+}

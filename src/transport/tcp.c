@@ -1,0 +1,285 @@
+/*
+ * Plain TCP under the connection engine (see tcp.h). Reads go into the worker's shared buffer
+ * and straight into conn_feed; writes first try the socket directly (uv_try_write) and queue
+ * only the rest, so the common case costs one syscall and no allocation beyond the output.
+ */
+#include "transport/tcp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "server/log.h"
+#include "server/worker.h"
+#include "session/conn.h"
+
+struct tcp_link {
+    uv_tcp_t handle;
+    struct worker *worker;
+    struct conn *conn;
+    unsigned pending_writes;
+    bool close_requested;
+    bool closing;
+};
+
+struct tcp_write {
+    uv_write_t req;
+    struct tcp_link *link;
+    uint8_t *data;
+    size_t len;
+};
+
+static void on_closed(uv_handle_t *h)
+{
+    struct tcp_link *link = h->data;
+    struct conn *c = link->conn;
+    conn_transport_closed(c, broker_now_ms());
+    worker_remove_conn(link->worker, c);
+    c->transport_ctx = NULL;
+    conn_unref(c);
+    free(link);
+}
+
+static void close_now(struct tcp_link *link)
+{
+    if (link->closing)
+        return;
+    link->closing = true;
+    uv_read_stop((uv_stream_t *)&link->handle);
+    uv_close((uv_handle_t *)&link->handle, on_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct tcp_write *w = (struct tcp_write *)req;
+    struct tcp_link *link = w->link;
+    conn_output_written(link->conn, w->len);
+    free(w->data);
+    free(w);
+    link->pending_writes--;
+    if (status < 0)
+        close_now(link);
+    else if (link->close_requested && link->pending_writes == 0)
+        close_now(link);
+}
+
+static void tcp_flush(struct conn *c)
+{
+    struct tcp_link *link = c->transport_ctx;
+    size_t len;
+    uint8_t *data = conn_take_output(c, &len);
+    if (!data)
+        return;
+    if (!link || link->closing) {
+        conn_output_written(c, len);
+        free(data);
+        return;
+    }
+    size_t done = 0;
+    if (link->pending_writes == 0) {
+        uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&link->handle, &buf, 1);
+        if (n > 0)
+            done = (size_t)n;
+        else if (n < 0 && n != UV_EAGAIN) {
+            conn_output_written(c, len);
+            free(data);
+            close_now(link);
+            return;
+        }
+    }
+    if (done == len) {
+        conn_output_written(c, len);
+        free(data);
+        if (link->close_requested)
+            close_now(link);
+        return;
+    }
+    conn_output_written(c, done);
+    struct tcp_write *w = malloc(sizeof *w);
+    if (!w) {
+        conn_output_written(c, len - done);
+        free(data);
+        close_now(link);
+        return;
+    }
+    if (done)
+        memmove(data, data + done, len - done);
+    w->link = link;
+    w->data = data;
+    w->len = len - done;
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)w->len);
+    link->pending_writes++;
+    if (uv_write(&w->req, (uv_stream_t *)&link->handle, &buf, 1, on_written) < 0) {
+        link->pending_writes--;
+        conn_output_written(c, w->len);
+        free(data);
+        free(w);
+        close_now(link);
+    }
+}
+
+static void tcp_schedule_flush(struct conn *c)
+{
+    struct tcp_link *link = c->transport_ctx;
+    if (!link)
+        return;
+    if (worker_current() == link->worker)
+        worker_mark_dirty(link->worker, c);
+    else
+        worker_post(link->worker, INBOX_FLUSH, conn_ref(c));
+}
+
+static void tcp_close(struct conn *c)
+{
+    struct tcp_link *link = c->transport_ctx;
+    if (!link || link->closing)
+        return;
+    if (link->close_requested) {
+        /* Asked twice (the stop's grace period is over): do not wait for the peer to read. */
+        close_now(link);
+        return;
+    }
+    link->close_requested = true;
+    tcp_flush(c);
+    if (link->pending_writes == 0)
+        close_now(link);
+}
+
+static void tcp_post_kick(struct conn *c)
+{
+    struct tcp_link *link = c->transport_ctx;
+    if (link)
+        worker_post(link->worker, INBOX_KICK, conn_ref(c));
+}
+
+static const struct conn_transport tcp_transport = {
+    .schedule_flush = tcp_schedule_flush,
+    .close = tcp_close,
+    .post_kick = tcp_post_kick,
+    .flush = tcp_flush,
+};
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct tcp_link *link = h->data;
+    buf->base = (char *)link->worker->read_buffer;
+    buf->len = sizeof link->worker->read_buffer;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct tcp_link *link = s->data;
+    if (n > 0) {
+        conn_feed(link->conn, (const uint8_t *)buf->base, (size_t)n, broker_now_ms());
+    } else if (n < 0) {
+        if (n != UV_EOF)
+            log_debug("%s: read error: %s", link->conn->peer, uv_strerror((int)n));
+        close_now(link);
+    }
+}
+
+static void format_peer(uv_tcp_t *h, char *out, size_t len)
+{
+    struct sockaddr_storage sa;
+    int sa_len = sizeof sa;
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (uv_tcp_getpeername(h, (struct sockaddr *)&sa, &sa_len) == 0) {
+        if (sa.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+            inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+            port = ntohs(in->sin_port);
+        } else if (sa.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
+            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+            port = ntohs(in6->sin6_port);
+        }
+    }
+    snprintf(out, len, "%s:%u", host, port);
+}
+
+void tcp_on_connection(uv_stream_t *server, int status)
+{
+    struct worker *w = server->data;
+    if (status < 0 || w->stopping)
+        return;
+    struct tcp_link *link = calloc(1, sizeof *link);
+    if (!link)
+        return;
+    uv_tcp_init(&w->loop, &link->handle);
+    link->handle.data = link;
+    link->worker = w;
+    if (uv_accept(server, (uv_stream_t *)&link->handle) != 0) {
+        uv_close((uv_handle_t *)&link->handle, (uv_close_cb)free);
+        return;
+    }
+    char peer[64];
+    format_peer(&link->handle, peer, sizeof peer);
+    link->conn = conn_new(w->broker, &tcp_transport, link, peer, broker_now_ms());
+    if (!link->conn) {
+        uv_close((uv_handle_t *)&link->handle, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(&link->handle, 1);
+    worker_add_conn(w, link->conn);
+    uv_read_start((uv_stream_t *)&link->handle, on_alloc, on_read);
+}
+
+int tcp_listen_socket(const char *host, uint16_t port, uint16_t *bound_port, char *err,
+                      size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char service[8];
+    snprintf(service, sizeof service, "%u", port);
+    bool any = !host || !*host;
+    int rc = getaddrinfo(any ? "::" : host, service, &hints, &res);
+    if (rc != 0 && any)
+        rc = getaddrinfo("0.0.0.0", service, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve listener address '%s': %s", any ? "*" : host,
+                 gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1, last_errno = 0;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            last_errno = errno;
+            continue;
+        }
+        int one = 1, zero = 0;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        if (ai->ai_family == AF_INET6 && any)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+            last_errno = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", any ? "*" : host, port,
+                 strerror(last_errno));
+        return -1;
+    }
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    *bound_port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                                 : ((struct sockaddr_in *)&sa)->sin_port);
+    return fd;
+}

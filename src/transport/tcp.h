@@ -1,0 +1,19 @@
+/*
+ * Plain TCP transport: listening sockets (SO_REUSEPORT, one per worker on the same port) and
+ * the byte stream of a TCP connection under the connection engine.
+ */
+#ifndef MQTTD_TCP_H
+#define MQTTD_TCP_H
+
+#include <stdint.h>
+#include <uv.h>
+
+/* Opens a listening socket on host:port (host NULL or "" = every address, IPv6 and IPv4).
+ * Returns the fd, or -1 with a message in err. *bound_port gets the port really bound (for 0). */
+int tcp_listen_socket(const char *host, uint16_t port, uint16_t *bound_port, char *err,
+                      size_t errlen);
+
+/* libuv connection callback for a listener whose data is its worker. */
+void tcp_on_connection(uv_stream_t *server, int status);
+
+#endif
