@@ -3,6 +3,7 @@
  * wildcards and '$' topics, shared groups, a 100,000-topic fan-out, and a randomized comparison
  * against the reference matcher topic_matches.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,6 +379,63 @@ static void test_null_callbacks_skip_that_kind(void **state)
     topic_tree_free(t);
 }
 
+#define READERS 4
+#define READS 30000
+
+struct reader {
+    const struct topic_tree *tree;
+    unsigned picks[3];
+    size_t calls;
+};
+
+static void on_reader_group(void *ctx, struct share_group *g)
+{
+    struct reader *r = ctx;
+    const struct subscription *m = share_group_next(g);
+    r->picks[(uintptr_t)m->subscriber - 1]++;
+}
+
+static void on_reader_sub(void *ctx, const struct subscription *s)
+{
+    struct reader *r = ctx;
+    r->calls++;
+}
+
+static void *read_tree(void *arg)
+{
+    struct reader *r = arg;
+    for (unsigned i = 0; i < READS; i++)
+        topic_tree_match(r->tree, (const uint8_t *)"q/x", 3, on_reader_sub, on_reader_group, r);
+    return NULL;
+}
+
+/* Many readers match at once; the only shared write is the group's atomic cursor, so the
+ * members still take exactly equal turns. Run under MQTTD_SANITIZE=thread to check for races. */
+static void test_concurrent_readers_share_the_round_robin_cursor(void **state)
+{
+    struct topic_tree *t = topic_tree_new();
+    for (uintptr_t i = 1; i <= 3; i++)
+        topic_tree_subscribe(t, B("g"), B("q/+"), (void *)i, 0, 0);
+    sub(t, "q/#", &A);
+    pthread_t threads[READERS];
+    struct reader readers[READERS];
+    memset(readers, 0, sizeof readers);
+    for (int i = 0; i < READERS; i++) {
+        readers[i].tree = t;
+        assert_int_equal(pthread_create(&threads[i], NULL, read_tree, &readers[i]), 0);
+    }
+    unsigned picks[3] = {0};
+    for (int i = 0; i < READERS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(readers[i].calls, READS);
+        for (int k = 0; k < 3; k++)
+            picks[k] += readers[i].picks[k];
+    }
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(picks[k], READERS * READS / 3);
+    topic_tree_free(t);
+}
+
 #define FAN 100000u
 
 static void *fan_who(unsigned i)
@@ -520,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_share_group_next_takes_members_in_turn),
         cmocka_unit_test(test_last_member_leaving_removes_the_group),
         cmocka_unit_test(test_null_callbacks_skip_that_kind),
+        cmocka_unit_test(test_concurrent_readers_share_the_round_robin_cursor),
         cmocka_unit_test(test_hundred_thousand_siblings_match_correctly),
         cmocka_unit_test(test_random_filters_match_like_the_reference_matcher),
     };
