@@ -9,112 +9,6 @@ static const uint8_t levels[] = {MQ_V31, MQ_V311, MQ_V5};
 
 static uint8_t buf[4096];
 
-/* The direction in which each packet type is tested (who sends it). */
-static bool sent_by_client(uint8_t type)
-{
-    switch (type) {
-    case MQ_CONNACK:
-    case MQ_PUBLISH: /* server to client, so it may carry several subscription ids */
-    case MQ_SUBACK:
-    case MQ_UNSUBACK:
-    case MQ_PINGRESP:
-        return false;
-    default:
-        return true;
-    }
-}
-
-static const mq_topic_request sub_entries[] = {
-    {BYTES("a/b"), 0},
-    {BYTES("a/+/c"), 1 | MQ_SUBOPT_NO_LOCAL},
-    {BYTES("#"), 2 | MQ_SUBOPT_RETAIN_AS_PUBLISHED | (2 << MQ_SUBOPT_RETAIN_HANDLING_SHIFT)},
-};
-static const uint8_t suback_codes[] = {0x00, 0x01, 0x02, 0x80};
-
-/* A valid packet of `type` whose property block (or will properties, for ctx 0) is *props. */
-static void make_packet(unsigned ctx, const mq_props *props, struct mq_packet *pkt)
-{
-    memset(pkt, 0, sizeof *pkt);
-    pkt->type = ctx == CTX_WILL ? MQ_CONNECT : (uint8_t)ctx;
-    switch (pkt->type) {
-    case MQ_CONNECT:
-        pkt->u.connect.clean_start = true;
-        pkt->u.connect.keep_alive = 60;
-        pkt->u.connect.client_id = BYTES("client-1");
-        if (ctx == CTX_WILL) {
-            pkt->u.connect.will_flag = true;
-            pkt->u.connect.will_qos = 1;
-            pkt->u.connect.will_topic = BYTES("will/t");
-            pkt->u.connect.will_payload = BYTES("bye");
-            pkt->u.connect.will_props = *props;
-        } else {
-            pkt->u.connect.props = *props;
-        }
-        break;
-    case MQ_CONNACK:
-        pkt->u.connack.session_present = true;
-        pkt->u.connack.props = *props;
-        break;
-    case MQ_PUBLISH:
-        pkt->u.publish.qos = 1;
-        pkt->u.publish.packet_id = 7;
-        pkt->u.publish.topic = BYTES("t/1");
-        pkt->u.publish.payload = BYTES("hello");
-        pkt->u.publish.props = *props;
-        break;
-    case MQ_PUBACK:
-    case MQ_PUBREC:
-    case MQ_PUBREL:
-    case MQ_PUBCOMP:
-        pkt->u.ack.packet_id = 65535;
-        pkt->u.ack.props = *props;
-        break;
-    case MQ_SUBSCRIBE:
-    case MQ_UNSUBSCRIBE:
-        pkt->u.subscribe.packet_id = 1;
-        pkt->u.subscribe.entries = sub_entries;
-        pkt->u.subscribe.entries_len = 3;
-        pkt->u.subscribe.props = *props;
-        break;
-    case MQ_SUBACK:
-    case MQ_UNSUBACK:
-        pkt->u.suback.packet_id = 2;
-        pkt->u.suback.reason_codes = suback_codes;
-        pkt->u.suback.reason_code_count = pkt->type == MQ_SUBACK ? 4 : 1;
-        pkt->u.suback.props = *props;
-        break;
-    case MQ_DISCONNECT:
-    case MQ_AUTH:
-        pkt->u.disconnect.props = *props;
-        break;
-    default:
-        break;
-    }
-}
-
-static const mq_props *props_of(unsigned ctx, const struct mq_packet *pkt)
-{
-    switch (pkt->type) {
-    case MQ_CONNECT:
-        return ctx == CTX_WILL ? &pkt->u.connect.will_props : &pkt->u.connect.props;
-    case MQ_CONNACK:
-        return &pkt->u.connack.props;
-    case MQ_PUBLISH:
-        return &pkt->u.publish.props;
-    case MQ_SUBSCRIBE:
-    case MQ_UNSUBSCRIBE:
-        return &pkt->u.subscribe.props;
-    case MQ_SUBACK:
-    case MQ_UNSUBACK:
-        return &pkt->u.suback.props;
-    case MQ_DISCONNECT:
-    case MQ_AUTH:
-        return &pkt->u.disconnect.props;
-    default:
-        return &pkt->u.ack.props;
-    }
-}
-
 static void roundtrip_props(unsigned ctx, uint64_t mask, bool many_sub_ids)
 {
     mq_props props;
@@ -126,13 +20,9 @@ static void roundtrip_props(unsigned ctx, uint64_t mask, bool many_sub_ids)
     assert_props_match(&props, props_of(ctx, &out));
 }
 
-static const unsigned contexts[] = {
-    CTX_WILL,   MQ_CONNECT,   MQ_CONNACK, MQ_PUBLISH,     MQ_PUBACK,   MQ_PUBREC,     MQ_PUBREL,
-    MQ_PUBCOMP, MQ_SUBSCRIBE, MQ_SUBACK,  MQ_UNSUBSCRIBE, MQ_UNSUBACK, MQ_DISCONNECT, MQ_AUTH};
-
 static void test_every_allowed_property_alone_round_trips_in_every_packet(void **state)
 {
-    for (size_t c = 0; c < sizeof contexts / sizeof contexts[0]; c++) {
+    for (size_t c = 0; c < N_CONTEXTS; c++) {
         unsigned ctx = contexts[c];
         roundtrip_props(ctx, 0, false);
         for (size_t i = 0; i < N_PROP_IDS; i++) {
@@ -145,7 +35,7 @@ static void test_every_allowed_property_alone_round_trips_in_every_packet(void *
 
 static void test_all_allowed_properties_together_round_trip_in_every_packet(void **state)
 {
-    for (size_t c = 0; c < sizeof contexts / sizeof contexts[0]; c++)
+    for (size_t c = 0; c < N_CONTEXTS; c++)
         roundtrip_props(contexts[c], spec_allowed[contexts[c]], false);
 }
 
@@ -406,7 +296,7 @@ static void test_auth_round_trips_in_v5_and_cannot_be_encoded_below(void **state
 
 static void test_properties_are_left_out_below_v5(void **state)
 {
-    for (size_t c = 1; c < sizeof contexts / sizeof contexts[0]; c++) {
+    for (size_t c = 1; c < N_CONTEXTS; c++) {
         if (contexts[c] == MQ_AUTH)
             continue;
         mq_props props;
