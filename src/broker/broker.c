@@ -150,6 +150,8 @@ static int by_session(const void *a, const void *b)
 
 static void deliver_targets(struct route *r, struct message *msg, uint64_t now_ms)
 {
+    if (r->count == 0)
+        return;
     qsort(r->targets, r->count, sizeof *r->targets, by_session);
     uint32_t ids_inline[16];
     for (size_t i = 0; i < r->count;) {

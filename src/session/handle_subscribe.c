@@ -75,11 +75,8 @@ static uint8_t subscribe_one(struct conn *c, struct session *s, const mq_topic_r
         qos = (uint8_t)reply.granted_qos;
 
     pthread_mutex_lock(&s->lock);
-    bool known = false;
-    for (struct session_subscription *sub = s->subscriptions; sub && !known; sub = sub->next)
-        known = sub->group_len == group.len && sub->filter_len == filter.len &&
-                !memcmp(sub->text, group.data, group.len) &&
-                !memcmp(sub->text + group.len, filter.data, filter.len);
+    bool known = session_subscription_find_locked(s, group.data, (uint16_t)group.len, filter.data,
+                                                  (uint16_t)filter.len) != NULL;
     pthread_mutex_unlock(&s->lock);
     if (!known && cfg->max_subscriptions_per_client &&
         s->subscription_count >= cfg->max_subscriptions_per_client)

@@ -283,22 +283,32 @@ static bool subscription_is(const struct session_subscription *sub, const uint8_
                             uint16_t group_len, const uint8_t *filter, uint16_t filter_len)
 {
     return sub->group_len == group_len && sub->filter_len == filter_len &&
-           memcmp(sub->text, group, group_len) == 0 &&
+           (group_len == 0 || memcmp(sub->text, group, group_len) == 0) &&
            memcmp(sub->text + group_len, filter, filter_len) == 0;
+}
+
+struct session_subscription *
+session_subscription_find_locked(struct session *s, const uint8_t *group, uint16_t group_len,
+                                 const uint8_t *filter, uint16_t filter_len)
+{
+    for (struct session_subscription *sub = s->subscriptions; sub; sub = sub->next)
+        if (subscription_is(sub, group, group_len, filter, filter_len))
+            return sub;
+    return NULL;
 }
 
 int session_subscription_add_locked(struct session *s, const uint8_t *group, uint16_t group_len,
                                     const uint8_t *filter, uint16_t filter_len, uint8_t options,
                                     uint32_t subscription_id)
 {
-    for (struct session_subscription *sub = s->subscriptions; sub; sub = sub->next) {
-        if (subscription_is(sub, group, group_len, filter, filter_len)) {
-            sub->options = options;
-            sub->subscription_id = subscription_id;
-            return 1;
-        }
+    struct session_subscription *sub =
+        session_subscription_find_locked(s, group, group_len, filter, filter_len);
+    if (sub) {
+        sub->options = options;
+        sub->subscription_id = subscription_id;
+        return 1;
     }
-    struct session_subscription *sub = malloc(sizeof *sub + group_len + filter_len);
+    sub = malloc(sizeof *sub + group_len + filter_len);
     if (!sub)
         return -1;
     sub->subscription_id = subscription_id;

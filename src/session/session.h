@@ -120,6 +120,10 @@ void delivery_free(struct delivery *d);
 int session_qos2_add_locked(struct session *s, uint16_t packet_id);
 bool session_qos2_remove_locked(struct session *s, uint16_t packet_id);
 
+/* The subscription the session holds on (group, filter), or NULL. */
+struct session_subscription *
+session_subscription_find_locked(struct session *s, const uint8_t *group, uint16_t group_len,
+                                 const uint8_t *filter, uint16_t filter_len);
 /* Remembers / forgets a subscription held by the session. add returns 1 when it replaced one. */
 int session_subscription_add_locked(struct session *s, const uint8_t *group, uint16_t group_len,
                                     const uint8_t *filter, uint16_t filter_len, uint8_t options,

@@ -97,7 +97,8 @@ static bool next_packet(struct conn *c, struct mq_packet *out)
     if (more) {
         size_t left = link->received_len - link->received_pos;
         uint8_t *buf = malloc(left + len);
-        memcpy(buf, link->received + link->received_pos, left);
+        if (left)
+            memcpy(buf, link->received + link->received_pos, left);
         memcpy(buf + left, more, len);
         free(more);
         assert_true(link->keep_count < 64);
