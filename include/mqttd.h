@@ -75,6 +75,8 @@ typedef enum mqttd_publish_verdict (*mqttd_publish_handler)(void *user, const mq
                                                             mqttd_message *message);
 typedef void (*mqttd_subscribe_handler)(void *user, const mqttd_client *client, const char *filter,
                                         mqttd_subscribe_reply *reply);
+/* reason_code: the DISCONNECT reason the client sent (0x00 normal) or the server sent (e.g. 0x8D
+ * keep alive timeout, 0x8E taken over); 0x80 when the network connection just closed. */
 typedef void (*mqttd_disconnect_handler)(void *user, const mqttd_client *client, int reason_code);
 
 struct mqttd_stats {

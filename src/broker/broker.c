@@ -320,11 +320,15 @@ static void redeliver_shared(struct broker *b, struct delivery *d, const struct 
 void broker_session_end(struct broker *b, struct session *s, uint64_t now_ms)
 {
     pthread_mutex_lock(&b->registry_lock);
+    pthread_mutex_lock(&s->lock);
+    if (s->conn || s->ended) {
+        /* A connection resumed it meanwhile (or it already ended): it lives on. */
+        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&b->registry_lock);
+        return;
+    }
     if (registry_get(b->registry, s->client_id, s->client_id_len) == s)
         registry_remove(b->registry, s);
-    pthread_mutex_unlock(&b->registry_lock);
-
-    pthread_mutex_lock(&s->lock);
     s->ended = true;
     struct message *will = s->will;
     s->will = NULL;
@@ -333,6 +337,7 @@ void broker_session_end(struct broker *b, struct session *s, uint64_t now_ms)
     s->subscriptions = NULL;
     s->subscription_count = 0;
     pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&b->registry_lock);
 
     pthread_rwlock_wrlock(&b->tree_lock);
     for (struct session_subscription *sub = subs; sub; sub = sub->next) {
@@ -407,14 +412,10 @@ void broker_sweep(struct broker *b, uint64_t now_ms)
     for (size_t i = 0; i < sw.will_count; i++)
         broker_publish_will(b, sw.wills[i], now_ms);
     for (size_t i = 0; i < sw.expired_count; i++) {
-        struct session *s = sw.expired[i];
-        pthread_mutex_lock(&s->lock);
-        bool still_offline = !s->conn && s->expires_at_ms && s->expires_at_ms <= now_ms;
-        pthread_mutex_unlock(&s->lock);
-        /* A session ends when its expiry interval passes offline [MQTT-4.1.0-2]. */
-        if (still_offline)
-            broker_session_end(b, s, now_ms);
-        session_unref(s);
+        /* A session ends when its expiry interval passes offline [MQTT-4.1.0-2]; one resumed
+         * since the sweep looked is left alone by broker_session_end. */
+        broker_session_end(b, sw.expired[i], now_ms);
+        session_unref(sw.expired[i]);
     }
     free(sw.wills);
     free(sw.expired);

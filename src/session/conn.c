@@ -30,6 +30,7 @@ struct conn *conn_new(struct broker *b, const struct conn_transport *t, void *tr
     c->opened_at_ms = c->last_packet_ms = now_ms;
     c->max_packet_out = MQ_MAX_PACKET_SIZE;
     c->request_problem_info = true;
+    c->disconnect_reason = MQ_RC_UNSPECIFIED_ERROR; /* until a DISCONNECT says otherwise */
     pthread_mutex_init(&c->out_lock, NULL);
     return c;
 }
@@ -175,6 +176,7 @@ void conn_disconnect(struct conn *c, uint8_t reason, const char *reason_string)
         }
         conn_send_packet(c, &p);
     }
+    c->disconnect_reason = reason;
     log_debug("%s: disconnecting: %s (0x%02x)%s%s", c->peer, mq_reason_code_name(reason), reason,
               reason_string ? ": " : "", reason_string ? reason_string : "");
     begin_close(c);
@@ -371,13 +373,17 @@ void conn_transport_closed(struct conn *c, uint64_t now_ms)
     struct broker *b = c->broker;
     bool was_connected = c->session != NULL;
     c->state = CONN_CLOSING;
-    struct session *s = conn_lock_session(c);
-    if (!s) {
-        if (was_connected) {
-            atomic_fetch_sub(&b->stats.connections, 1);
+    if (was_connected) {
+        atomic_fetch_sub(&b->stats.connections, 1);
+        for (struct handler *h = b->on_disconnect; h; h = h->next) {
+            mqttd_client info;
+            conn_client_info(c, &info);
+            ((mqttd_disconnect_handler)h->fn)(h->user, &info, c->disconnect_reason);
         }
-        return;
     }
+    struct session *s = conn_lock_session(c);
+    if (!s)
+        return; /* never connected, or taken over: the session is someone else's now */
     s->conn = NULL;
     atomic_store(&s->online, false);
     struct message *will_now = NULL;
@@ -393,15 +399,8 @@ void conn_transport_closed(struct conn *c, uint64_t now_ms)
     if (!end_now && s->expiry_interval_s != UINT32_MAX)
         s->expires_at_ms = now_ms + (uint64_t)s->expiry_interval_s * 1000u;
     pthread_mutex_unlock(&s->lock);
-    atomic_fetch_sub(&b->stats.connections, 1);
-
     if (will_now)
         broker_publish_will(b, will_now, now_ms);
-    for (struct handler *h = b->on_disconnect; h; h = h->next) {
-        mqttd_client info;
-        conn_client_info(c, &info);
-        ((mqttd_disconnect_handler)h->fn)(h->user, &info, 0);
-    }
     if (end_now)
         broker_session_end(b, s, now_ms);
 }

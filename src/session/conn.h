@@ -67,6 +67,7 @@ struct conn {
     uint8_t version;
     bool request_problem_info; /* v5 Request Problem Information (default 1) */
     atomic_bool kicked;        /* taken over: a DISCONNECT 0x8E is to be sent by the owner */
+    uint8_t disconnect_reason; /* why the connection ended, for disconnect handlers; 0 normal */
     struct session *session;   /* one reference, once CONNECT is accepted */
     char *username;
 

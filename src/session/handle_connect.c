@@ -283,7 +283,9 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
     atomic_store(&s->online, true);
     s->protocol_version = c->version;
     s->expiry_interval_s = expiry;
-    s->send_quota = receive_max;
+    /* Our outbound window: the client's Receive Maximum, capped by max_inflight_messages. */
+    s->send_quota =
+        receive_max < cfg->max_inflight_messages ? receive_max : cfg->max_inflight_messages;
     s->will = will;
     s->will_delay_s = will && PROP(&p->will_props, MQ_PROP_WILL_DELAY_INTERVAL)
                           ? p->will_props.will_delay_interval

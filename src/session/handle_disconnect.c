@@ -10,6 +10,7 @@
 
 int handle_disconnect(struct conn *c, const struct mq_disconnect *p, uint64_t now_ms)
 {
+    c->disconnect_reason = p->reason_code;
     struct session *s = conn_lock_session(c);
     if (s) {
         if (PROP(&p->props, MQ_PROP_SESSION_EXPIRY_INTERVAL)) {
