@@ -32,9 +32,12 @@ void mq_props_reset(mq_props *props);
 int mq_props_decode(const uint8_t *p, size_t avail, unsigned ctx, unsigned flags, mq_props *out,
                     size_t *consumed);
 
-/* Size of the property block with its length prefix, or -0x81 if a value cannot be encoded
- * (string over 65535 bytes, subscription identifier 0 or too large, block too long). */
-long mq_props_measure(const mq_props *props);
+/* Size of the property block without its length prefix, or -0x81 if a value cannot be
+ * encoded (string over 65535 bytes, subscription identifier 0 or too large, block too long). */
+long mq_props_body_size(const mq_props *props);
+
+/* Writes the property block whose body size mq_props_body_size gave; returns bytes written. */
+size_t mq_props_write(const mq_props *props, uint32_t body, uint8_t *buf);
 
 /* Whether packet `type` at protocol level `version` may carry reason (or return) code rc. */
 bool mq_reason_code_allowed(uint8_t type, uint8_t version, uint8_t rc);

@@ -26,23 +26,32 @@ static bool str_ok(mq_bytes b)
     return b.len <= 65535u;
 }
 
-/* Size of the v5 property block, 0 below v5, negative if it cannot be encoded. */
-static long props_size(const mq_props *props, uint8_t version)
+/* Size of the v5 property block with its length prefix (its body size in *body), 0 below v5,
+ * negative if it cannot be encoded. */
+static long props_size(const mq_props *props, uint8_t version, uint32_t *body)
 {
-    return version == MQ_V5 ? mq_props_measure(props) : 0;
+    *body = 0;
+    if (version != MQ_V5)
+        return 0;
+    long b = mq_props_body_size(props);
+    if (b < 0)
+        return b;
+    *body = (uint32_t)b;
+    return b + (long)mq_varint_size((uint32_t)b);
 }
 
-static uint8_t *put_props(uint8_t *w, const mq_props *props, uint8_t version)
+static uint8_t *put_props(uint8_t *w, const mq_props *props, uint8_t version, uint32_t body)
 {
-    return version == MQ_V5 ? w + mq_props_encode(props, w) : w;
+    return version == MQ_V5 ? w + mq_props_write(props, body, w) : w;
 }
 
 static long enc_connect(const struct mq_connect *c, uint8_t version, uint8_t *buf, size_t cap)
 {
     mq_bytes name = version == MQ_V31 ? (mq_bytes){(const uint8_t *)"MQIsdp", 6}
                                       : (mq_bytes){(const uint8_t *)"MQTT", 4};
-    long ps = props_size(&c->props, version);
-    long wps = c->will_flag ? props_size(&c->will_props, version) : 0;
+    uint32_t pb, wpb = 0;
+    long ps = props_size(&c->props, version, &pb);
+    long wps = c->will_flag ? props_size(&c->will_props, version, &wpb) : 0;
     if (ps < 0 || wps < 0 || !str_ok(c->client_id) || !str_ok(c->will_topic) ||
         !str_ok(c->will_payload) || !str_ok(c->username) || !str_ok(c->password))
         return BAD;
@@ -66,10 +75,10 @@ static long enc_connect(const struct mq_connect *c, uint8_t version, uint8_t *bu
     *w++ = version;
     *w++ = f;
     w = mq_wr16(w, c->keep_alive);
-    w = put_props(w, &c->props, version);
+    w = put_props(w, &c->props, version, pb);
     w = mq_wr_bytes(w, c->client_id);
     if (c->will_flag) {
-        w = put_props(w, &c->will_props, version);
+        w = put_props(w, &c->will_props, version, wpb);
         w = mq_wr_bytes(w, c->will_topic);
         w = mq_wr_bytes(w, c->will_payload);
     }
@@ -82,7 +91,8 @@ static long enc_connect(const struct mq_connect *c, uint8_t version, uint8_t *bu
 
 static long enc_connack(const struct mq_connack *a, uint8_t version, uint8_t *buf, size_t cap)
 {
-    long ps = props_size(&a->props, version);
+    uint32_t pb;
+    long ps = props_size(&a->props, version, &pb);
     if (ps < 0)
         return ps;
     uint64_t rl = 2u + (uint64_t)ps;
@@ -92,13 +102,14 @@ static long enc_connack(const struct mq_connack *a, uint8_t version, uint8_t *bu
     uint8_t *w = put_header(buf, MQ_CONNACK << 4, rl);
     *w++ = a->session_present ? 1u : 0u;
     *w++ = a->reason_code;
-    put_props(w, &a->props, version);
+    put_props(w, &a->props, version, pb);
     return total;
 }
 
 static long enc_publish(const struct mq_publish *m, uint8_t version, uint8_t *buf, size_t cap)
 {
-    long ps = props_size(&m->props, version);
+    uint32_t pb;
+    long ps = props_size(&m->props, version, &pb);
     if (ps < 0 || !str_ok(m->topic))
         return BAD;
     uint64_t rl = 2u + m->topic.len + (m->qos ? 2u : 0u) + (uint64_t)ps + m->payload.len;
@@ -111,7 +122,7 @@ static long enc_publish(const struct mq_publish *m, uint8_t version, uint8_t *bu
     w = mq_wr_bytes(w, m->topic);
     if (m->qos)
         w = mq_wr16(w, m->packet_id);
-    w = put_props(w, &m->props, version);
+    w = put_props(w, &m->props, version, pb);
     if (m->payload.len)
         memcpy(w, m->payload.data, m->payload.len);
     return total;
@@ -120,7 +131,8 @@ static long enc_publish(const struct mq_publish *m, uint8_t version, uint8_t *bu
 /* PUBACK..PUBCOMP; v5 uses the short forms of spec 3.4.2.1 when nothing follows. */
 static long enc_ack(uint8_t type, const struct mq_ack *a, uint8_t version, uint8_t *buf, size_t cap)
 {
-    long ps = props_size(&a->props, version);
+    uint32_t pb;
+    long ps = props_size(&a->props, version, &pb);
     if (ps < 0)
         return ps;
     uint64_t rl = 2;
@@ -134,14 +146,15 @@ static long enc_ack(uint8_t type, const struct mq_ack *a, uint8_t version, uint8
     if (rl >= 3)
         *w++ = a->reason_code;
     if (rl > 3)
-        put_props(w, &a->props, version);
+        put_props(w, &a->props, version, pb);
     return total;
 }
 
 static long enc_subscribe(uint8_t type, const struct mq_subscribe *s, uint8_t version, uint8_t *buf,
                           size_t cap)
 {
-    long ps = props_size(&s->props, version);
+    uint32_t pb;
+    long ps = props_size(&s->props, version, &pb);
     if (ps < 0)
         return ps;
     uint32_t per_entry = type == MQ_SUBSCRIBE ? 3u : 2u;
@@ -156,7 +169,7 @@ static long enc_subscribe(uint8_t type, const struct mq_subscribe *s, uint8_t ve
         return total;
     uint8_t *w = put_header(buf, (uint8_t)((type << 4) | 2u), rl);
     w = mq_wr16(w, s->packet_id);
-    w = put_props(w, &s->props, version);
+    w = put_props(w, &s->props, version, pb);
     for (uint32_t i = 0; i < s->entries_len; i++) {
         w = mq_wr_bytes(w, s->entries[i].filter);
         if (type == MQ_SUBSCRIBE) {
@@ -176,7 +189,8 @@ static uint8_t suback_v3_code(uint8_t rc)
 static long enc_suback(uint8_t type, const struct mq_suback *a, uint8_t version, uint8_t *buf,
                        size_t cap)
 {
-    long ps = props_size(&a->props, version);
+    uint32_t pb;
+    long ps = props_size(&a->props, version, &pb);
     if (ps < 0)
         return ps;
     bool codes = type == MQ_SUBACK || version == MQ_V5; /* 3.1.1 UNSUBACK has none */
@@ -186,7 +200,7 @@ static long enc_suback(uint8_t type, const struct mq_suback *a, uint8_t version,
         return total;
     uint8_t *w = put_header(buf, (uint8_t)(type << 4), rl);
     w = mq_wr16(w, a->packet_id);
-    w = put_props(w, &a->props, version);
+    w = put_props(w, &a->props, version, pb);
     if (codes) {
         if (version == MQ_V5) {
             if (a->reason_code_count)
@@ -206,7 +220,8 @@ static long enc_disconnect(uint8_t type, const struct mq_disconnect *d, uint8_t 
 {
     if (version != MQ_V5 && type == MQ_AUTH)
         return -MQ_RC_PROTOCOL_ERROR;
-    long ps = props_size(&d->props, version);
+    uint32_t pb;
+    long ps = props_size(&d->props, version, &pb);
     if (ps < 0)
         return ps;
     uint64_t rl = 0;
@@ -219,7 +234,7 @@ static long enc_disconnect(uint8_t type, const struct mq_disconnect *d, uint8_t 
     if (rl >= 1)
         *w++ = d->reason_code;
     if (rl > 1)
-        put_props(w, &d->props, version);
+        put_props(w, &d->props, version, pb);
     return total;
 }
 
