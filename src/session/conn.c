@@ -127,6 +127,11 @@ int conn_send_packet(struct conn *c, const struct mq_packet *p)
     long size = mq_encode(p, c->version, NULL, 0);
     if (size < 0)
         return (int)size;
+    return conn_send_sized(c, p, (size_t)size);
+}
+
+int conn_send_sized(struct conn *c, const struct mq_packet *p, size_t size)
+{
     pthread_mutex_lock(&c->out_lock);
     if (!out_reserve(c, (size_t)size)) {
         pthread_mutex_unlock(&c->out_lock);

@@ -125,6 +125,8 @@ uint8_t *conn_take_output(struct conn *c, size_t *len);
 /* Appends bytes / an encoded packet to the output (any thread). */
 void conn_write(struct conn *c, const uint8_t *data, size_t len);
 int conn_send_packet(struct conn *c, const struct mq_packet *p);
+/* The same, for a packet whose encoded size the caller already measured. */
+int conn_send_sized(struct conn *c, const struct mq_packet *p, size_t size);
 /* Sends DISCONNECT with `reason` (v5 only; a reason string when problem information is on) and
  * closes. For 3.1/3.1.1 the connection is just closed, as those specs say. */
 void conn_disconnect(struct conn *c, uint8_t reason, const char *reason_string);
@@ -132,6 +134,10 @@ void conn_disconnect(struct conn *c, uint8_t reason, const char *reason_string);
 /* Encodes and sends one delivery as PUBLISH (session lock held). Returns 0 when sent, 1 when it
  * was dropped because it exceeds the client's Maximum Packet Size. */
 int conn_send_delivery(struct conn *c, struct delivery *d, bool dup, uint64_t now_ms);
+/* The same from the parts, for a QoS 0 message sent at once with no delivery record. */
+int conn_send_publish(struct conn *c, const struct message *m, uint8_t qos, bool retain,
+                      uint16_t packet_id, const uint32_t *subscription_ids,
+                      uint16_t subscription_id_count, bool dup, uint64_t now_ms);
 
 /* Packet handlers, one file each (handle_*.c). Return 0, or a negative reason code that makes
  * the engine disconnect. */

@@ -177,6 +177,16 @@ void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool r
         pthread_mutex_unlock(&s->lock);
         return;
     }
+    if (message_expired(msg, now_ms)) {
+        pthread_mutex_unlock(&s->lock);
+        return; /* expired before onward delivery began [MQTT-3.3.2-5] */
+    }
+    if (qos == 0 && s->conn && !s->queue.head) {
+        /* The common case needs no record: encode straight into the connection's output. */
+        conn_send_publish(s->conn, msg, 0, retain, 0, ids, id_count, false, now_ms);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     struct delivery *d = delivery_new(msg, qos, retain, ids, id_count, share_group);
     if (!d) {
         s->dropped++;
