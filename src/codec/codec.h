@@ -309,8 +309,7 @@ size_t mq_varint_encode(uint32_t value, uint8_t *buf);
 /* Returns bytes consumed (1..4), 0 if more bytes are needed, -MQ_RC_MALFORMED_PACKET if bad. */
 int mq_varint_decode(const uint8_t *buf, size_t len, uint32_t *value);
 
-/* UTF-8 as MQTT requires it: well-formed, no surrogates, no U+0000 [MQTT-1.5.4-1], [MQTT-1.5.4-2].
- */
+/* UTF-8 as MQTT requires: well-formed, no surrogates, no U+0000 [MQTT-1.5.4-1], [MQTT-1.5.4-2]. */
 bool mq_utf8_valid(const uint8_t *s, size_t len);
 
 /* Human-readable packet type name ("PUBLISH"), for logs. */
