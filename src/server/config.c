@@ -88,7 +88,7 @@ static bool parse_with_unit(const char *s, const struct unit *units, uint64_t *o
         return false;
     for (const struct unit *u = units; u->suffix != NULL; u++) {
         if (strcmp(rest, u->suffix) == 0) {
-            if (u->scale != 0 && v > UINT64_MAX / u->scale)
+            if (v > UINT64_MAX / u->scale)
                 return false;
             *out = v * u->scale;
             return true;
@@ -97,7 +97,7 @@ static bool parse_with_unit(const char *s, const struct unit *units, uint64_t *o
     return false;
 }
 
-/* Byte sizes: k, M and G are powers of 1024, as in Mosquitto's memory_limit habit. */
+/* Byte sizes: k, M and G are powers of 1024. */
 static const struct unit size_units[] = {
     {"", 1}, {"k", 1024}, {"K", 1024}, {"M", 1024 * 1024}, {"G", 1024 * 1024 * 1024}, {NULL, 0},
 };
