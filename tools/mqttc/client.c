@@ -672,6 +672,11 @@ unsigned mqttc_client_inflight(const struct mqttc_client *c)
     return c->inflight;
 }
 
+unsigned mqttc_client_inbound_pending(const struct mqttc_client *c)
+{
+    return c->inbound_qos2_count;
+}
+
 int mqttc_client_disconnect(struct mqttc_client *c, uint8_t reason_code, const mq_props *props,
                             int timeout_ms)
 {

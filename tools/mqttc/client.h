@@ -130,6 +130,8 @@ int mqttc_client_pollfd(const struct mqttc_client *c, struct pollfd *pfd);
 
 /* Our QoS 1/2 publishes not finished yet. */
 unsigned mqttc_client_inflight(const struct mqttc_client *c);
+/* QoS 2 messages received whose PUBREL has not arrived yet. */
+unsigned mqttc_client_inbound_pending(const struct mqttc_client *c);
 
 /* Sends DISCONNECT with `reason_code` and `props` (may be NULL; v5 only), waits up to
  * timeout_ms for it to be written, and closes the socket. */

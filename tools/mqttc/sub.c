@@ -167,6 +167,11 @@ static int run(struct mqttc_client *c, struct sub_state *st, const volatile sig_
         }
         rc = mqttc_client_loop(c, wait);
     }
+    /* Let QoS 2 deliveries already printed finish with their PUBCOMP, so the server does not
+     * keep them for a session that may never come back. */
+    int64_t grace_end = now_ms() + 2000;
+    while (rc == 0 && mqttc_client_inbound_pending(c) > 0 && !*stop && now_ms() < grace_end)
+        rc = mqttc_client_loop(c, (int)(grace_end - now_ms()));
     return rc;
 }
 

@@ -16,11 +16,14 @@ static void print_publish(const struct mq_publish *p)
     printf("', ... (%u bytes))", p->payload.len);
 }
 
-static void print_subscribe(const struct mq_subscribe *s, bool unsubscribe)
+/* One line per filter, as mosquitto's clients print them. */
+static void print_subscribe(const char *id, const struct mq_subscribe *s, bool unsubscribe)
 {
     for (uint32_t i = 0; i < s->entries_len; i++) {
         const mq_topic_request *e = &s->entries[i];
-        printf("%s(Mid: %u, Topic: %.*s", i ? "\n    " : " ", s->packet_id, (int)e->filter.len,
+        if (i > 0)
+            printf("\nClient %s sending %s", id, unsubscribe ? "UNSUBSCRIBE" : "SUBSCRIBE");
+        printf(" (Mid: %u, Topic: %.*s", s->packet_id, (int)e->filter.len,
                (const char *)e->filter.data);
         if (!unsubscribe)
             printf(", QoS: %u, Options: 0x%02x", e->options & MQ_SUBOPT_QOS_MASK,
@@ -51,7 +54,7 @@ void trace_packet(const char *client_id, bool sending, const struct mq_packet *p
         break;
     case MQ_SUBSCRIBE:
     case MQ_UNSUBSCRIBE:
-        print_subscribe(&pkt->u.subscribe, pkt->type == MQ_UNSUBSCRIBE);
+        print_subscribe(id, &pkt->u.subscribe, pkt->type == MQ_UNSUBSCRIBE);
         break;
     case MQ_SUBACK:
     case MQ_UNSUBACK:
