@@ -600,6 +600,10 @@ int mqttc_client_publish(struct mqttc_client *c, const char *topic, const void *
         return fail(c, -EINVAL, "The server supports QoS up to %u only", c->server.maximum_qos);
     if (retain && !c->server.retain_available)
         return fail(c, -EINVAL, "The server does not support retained messages");
+    if (props && (props->present & MQ_PROP_BIT(MQ_PROP_TOPIC_ALIAS)) &&
+        props->topic_alias > c->server.topic_alias_maximum)
+        return fail(c, -EINVAL, "Topic Alias %u is over the server's Topic Alias Maximum %u",
+                    props->topic_alias, c->server.topic_alias_maximum);
     if (payload_len > MQ_MAX_REMAINING_LENGTH)
         return fail(c, -EMSGSIZE, "Payload too large");
     if (qos > 0 && (c->inflight >= c->server.receive_maximum || all_packet_ids_taken(c)))
