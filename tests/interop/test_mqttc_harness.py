@@ -213,6 +213,12 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("no wildcards", r.stderr)
 
+    def test_invalid_subscription_filters_are_refused_before_connecting(self):
+        for bad in ("a/#/b", "a+", "a/b#", ""):
+            r = run_mqttc("sub", "-t", bad)
+            self.assertEqual(r.returncode, 1, bad)  # [MQTT-4.7.1-1] [MQTT-4.7.1-2]
+            self.assertIn('Invalid topic filter "%s"' % bad, r.stderr)
+
     def test_property_not_allowed_in_that_packet_is_refused(self):
         r = run_mqttc("pub", "-t", "a", "-m", "x", "-D", "publish", "session-expiry-interval", "5")
         self.assertEqual(r.returncode, 1)

@@ -61,6 +61,30 @@ static bool has_wildcard(const char *topic)
     return strpbrk(topic, "+#") != NULL;
 }
 
+/* A topic filter as the spec allows it: '+' fills a whole level, '#' a whole last level
+ * [MQTT-4.7.1-1], [MQTT-4.7.1-2]. Checked here so the mistake is named before connecting. */
+static bool valid_filter(const char *f)
+{
+    if (*f == '\0')
+        return false;
+    for (const char *p = f; *p; p++) {
+        bool level_start = p == f || p[-1] == '/';
+        bool level_end = p[1] == '\0' || p[1] == '/';
+        if (*p == '+' && !(level_start && level_end))
+            return false;
+        if (*p == '#' && !(level_start && p[1] == '\0'))
+            return false;
+    }
+    return true;
+}
+
+static int push_filter(const char ***list, size_t *count, const char *filter)
+{
+    if (!valid_filter(filter))
+        return usage_error("Invalid topic filter \"%s\".", filter);
+    return push(list, count, filter);
+}
+
 static int set_payload(struct mqttc_options *o, enum payload_source src, const char *value)
 {
     if (o->payload != PAYLOAD_UNSET)
@@ -85,7 +109,9 @@ static int apply_url(struct mqttc_options *o, const char *url)
     if (o->url.password)
         o->password = o->url.password;
     if (o->mode == OPTIONS_SUB)
-        return push(&o->topics, &o->topic_count, o->url.topic);
+        return push_filter(&o->topics, &o->topic_count, o->url.topic);
+    if (has_wildcard(o->url.topic))
+        return usage_error("Invalid publish topic \"%s\": no wildcards allowed.", o->url.topic);
     o->topic = o->url.topic;
     return 0;
 }
@@ -122,7 +148,7 @@ static int parse_valued(struct mqttc_options *o, const char *flag, const char *v
         o->port = v;
     } else if (strcmp(flag, "-t") == 0) {
         if (sub)
-            return push(&o->topics, &o->topic_count, v);
+            return push_filter(&o->topics, &o->topic_count, v);
         if (o->topic)
             return usage_error("Duplicate topic argument \"%s\".", v);
         if (has_wildcard(v))
@@ -178,9 +204,9 @@ static int parse_valued(struct mqttc_options *o, const char *flag, const char *v
         if (parse_long(v, 1, 2000000, &o->timeout) < 0)
             return usage_error("Invalid timeout \"%s\".", v);
     } else if (sub && strcmp(flag, "-T") == 0) {
-        return push(&o->filter_out, &o->filter_out_count, v);
+        return push_filter(&o->filter_out, &o->filter_out_count, v);
     } else if (sub && strcmp(flag, "-U") == 0) {
-        return push(&o->unsubscribe, &o->unsubscribe_count, v);
+        return push_filter(&o->unsubscribe, &o->unsubscribe_count, v);
     } else if (sub && strcmp(flag, "-F") == 0) {
         o->format = v;
     } else {
