@@ -224,6 +224,12 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn('Property "session-expiry-interval" is not allowed for publish', r.stderr)
 
+    def test_properties_with_an_older_protocol_level_are_refused(self):
+        r = run_mqttc("pub", "-V", "311", "-t", "a", "-m", "x",
+                      "-D", "publish", "content-type", "text/plain")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("-D properties need MQTT v5", r.stderr)
+
     def test_unknown_property_is_refused(self):
         r = run_mqttc("pub", "-t", "a", "-m", "x", "-D", "publish", "colour", "red")
         self.assertEqual(r.returncode, 1)

@@ -361,16 +361,21 @@ static int handle_connack(struct mqttc_client *c, const struct mq_connack *a)
 
 static int handle_packet(struct mqttc_client *c, struct mq_packet *pkt, bool *connack_seen)
 {
-    if (c->debug)
+    /* CONNACK is traced after handling so the line names an assigned client identifier. */
+    if (c->debug && pkt->type != MQ_CONNACK)
         trace_packet(c->client_id, false, pkt);
     if (!*connack_seen && pkt->type != MQ_CONNACK)
         return protocol_error(c, MQ_RC_PROTOCOL_ERROR, "first packet is not CONNACK");
     switch (pkt->type) {
-    case MQ_CONNACK:
+    case MQ_CONNACK: {
         if (*connack_seen)
             return protocol_error(c, MQ_RC_PROTOCOL_ERROR, "second CONNACK");
         *connack_seen = true;
-        return handle_connack(c, &pkt->u.connack);
+        int rc = handle_connack(c, &pkt->u.connack);
+        if (c->debug)
+            trace_packet(c->client_id, false, pkt);
+        return rc;
+    }
     case MQ_PUBLISH:
         return handle_publish(c, &pkt->u.publish);
     case MQ_PUBACK:
@@ -531,6 +536,25 @@ static void fill_connect(const struct mqttc_connect_options *o, struct mq_connec
     }
 }
 
+/* A new connection starts with nothing in flight and no aliases: a resumed session's
+ * unacknowledged packets are not resent by this client. */
+static void reset_state(struct mqttc_client *c)
+{
+    if (c->aliases)
+        for (uint32_t i = 0; i <= c->our_topic_alias_maximum; i++)
+            free(c->aliases[i].name);
+    free(c->aliases);
+    c->aliases = NULL;
+    bytebuf_consume(&c->in, bytebuf_len(&c->in));
+    bytebuf_consume(&c->out, bytebuf_len(&c->out));
+    memset(&c->server, 0, sizeof c->server);
+    memset(c->outbound, 0, sizeof c->outbound);
+    memset(c->inbound_qos2, 0, sizeof c->inbound_qos2);
+    c->inflight = 0;
+    c->inbound_qos2_count = 0;
+    c->ping_sent_ms = 0;
+}
+
 /* Our own limits from the CONNECT properties: what the server must respect towards us. */
 static int apply_own_limits(struct mqttc_client *c, const mq_props *p)
 {
@@ -559,6 +583,7 @@ int mqttc_client_connect(struct mqttc_client *c, const struct mqttc_connect_opti
     c->version = o->version;
     c->debug = o->debug;
     snprintf(c->client_id, sizeof c->client_id, "%s", o->client_id ? o->client_id : "");
+    reset_state(c);
     int rc = apply_own_limits(c, &o->props);
     if (rc < 0)
         return rc;
@@ -730,10 +755,7 @@ void mqttc_client_free(struct mqttc_client *c)
         return;
     if (c->fd >= 0)
         close(c->fd);
-    if (c->aliases)
-        for (uint32_t i = 0; i <= c->our_topic_alias_maximum; i++)
-            free(c->aliases[i].name);
-    free(c->aliases);
+    reset_state(c);
     bytebuf_free(&c->in);
     bytebuf_free(&c->out);
     free(c);

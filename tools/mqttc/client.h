@@ -96,7 +96,9 @@ struct mqttc_client;
  * Returns NULL when out of memory. */
 struct mqttc_client *mqttc_client_new(const struct mqttc_callbacks *cb);
 
-/* Connects, sends CONNECT and waits for the CONNACK. 0 when accepted. */
+/* Connects, sends CONNECT and waits for the CONNACK. 0 when accepted. May be called again
+ * after mqttc_client_disconnect; each connection starts with nothing in flight (packets left
+ * unacknowledged by a previous connection are not resent). */
 int mqttc_client_connect(struct mqttc_client *c, const struct mqttc_connect_options *opts);
 
 /*

@@ -132,6 +132,7 @@ static int parse_define(struct mqttc_options *o, int argc, char **argv, int *i)
                   err, sizeof err) < 0)
         return usage_error("%s.", err);
     *i += 2 + values;
+    o->props_given = true;
     return 0;
 }
 
@@ -262,6 +263,8 @@ static int finish(struct mqttc_options *o)
         return usage_error("You must provide a client id (-i or -I) with -c%s.", "");
     if (o->version != MQ_V5 && o->mode == OPTIONS_SUB && (o->no_local || o->retain_as_published))
         return usage_error("--no-local and --retain-as-published need MQTT v5%s.", "");
+    if (o->props_given && o->version != MQ_V5)
+        return usage_error("-D properties need MQTT v5%s.", "");
     if (!o->client_id && o->version != MQ_V5) {
         /* A v5 server assigns an identifier to an empty one; older levels need ours. */
         snprintf(o->generated_id, sizeof o->generated_id, "mqttc-%s-%ld",

@@ -69,6 +69,7 @@ struct mqttc_options {
     bool will_retain;
 
     struct props_set props;
+    bool props_given; /* any -D */
     struct url_parts url;
 };
 
