@@ -52,6 +52,7 @@ struct mqttc_client {
 
     uint8_t outbound[65536]; /* enum outbound_state per packet identifier */
     uint16_t next_packet_id;
+    unsigned ids_in_use;
     unsigned inflight;
     uint8_t inbound_qos2[65536 / 8]; /* bit set: PUBREC sent, PUBREL not yet received */
     unsigned inbound_qos2_count;
@@ -172,12 +173,20 @@ static uint16_t take_packet_id(struct mqttc_client *c, enum outbound_state state
         c->next_packet_id++;
     uint16_t id = c->next_packet_id++;
     c->outbound[id] = (uint8_t)state;
+    c->ids_in_use++;
     return id;
 }
 
+static void release_packet_id(struct mqttc_client *c, uint16_t id)
+{
+    c->outbound[id] = OUT_FREE;
+    c->ids_in_use--;
+}
+
+/* take_packet_id must never be called then: it would search forever. */
 static bool all_packet_ids_taken(const struct mqttc_client *c)
 {
-    return c->inflight >= 65535u - 64u;
+    return c->ids_in_use >= 65535u;
 }
 
 static int resolve_topic_alias(struct mqttc_client *c, struct mq_publish *p)
@@ -268,7 +277,7 @@ static int handle_pubrel(struct mqttc_client *c, const struct mq_ack *a)
 
 static void finish_publish(struct mqttc_client *c, uint16_t packet_id, uint8_t reason)
 {
-    c->outbound[packet_id] = OUT_FREE;
+    release_packet_id(c, packet_id);
     c->inflight--;
     if (c->cb.on_publish_done)
         c->cb.on_publish_done(c->cb.user, packet_id, reason);
@@ -302,7 +311,7 @@ static int handle_suback(struct mqttc_client *c, uint8_t type, const struct mq_s
     bool unsubscribe = type == MQ_UNSUBACK;
     if (c->outbound[s->packet_id] != (unsubscribe ? OUT_UNSUBACK : OUT_SUBACK))
         return 0;
-    c->outbound[s->packet_id] = OUT_FREE;
+    release_packet_id(c, s->packet_id);
     if (c->cb.on_suback)
         c->cb.on_suback(c->cb.user, unsubscribe, s->packet_id, s->reason_codes,
                         s->reason_code_count);
@@ -550,6 +559,7 @@ static void reset_state(struct mqttc_client *c)
     memset(&c->server, 0, sizeof c->server);
     memset(c->outbound, 0, sizeof c->outbound);
     memset(c->inbound_qos2, 0, sizeof c->inbound_qos2);
+    c->ids_in_use = 0;
     c->inflight = 0;
     c->inbound_qos2_count = 0;
     c->ping_sent_ms = 0;
@@ -649,7 +659,7 @@ int mqttc_client_publish(struct mqttc_client *c, const char *topic, const void *
     if (rc < 0 && rc != -ECONNRESET) {
         /* Nothing went out: give the identifier back. */
         if (qos > 0)
-            c->outbound[pub->packet_id] = OUT_FREE;
+            release_packet_id(c, pub->packet_id);
         return rc;
     }
     if (qos > 0) {
@@ -676,7 +686,7 @@ static int send_subscribe(struct mqttc_client *c, uint8_t type, const mq_topic_r
     s->packet_id = take_packet_id(c, type == MQ_SUBSCRIBE ? OUT_SUBACK : OUT_UNSUBACK);
     int rc = send_packet(c, &p);
     if (rc < 0 && rc != -ECONNRESET) {
-        c->outbound[s->packet_id] = OUT_FREE;
+        release_packet_id(c, s->packet_id);
         return rc;
     }
     if (packet_id)
