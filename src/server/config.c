@@ -322,7 +322,7 @@ static int set_listen(struct mq_config *c, const char *key, const char *value, i
 static int set_port(struct mq_config *c, const char *key, const char *value, int depth, char *err,
                     size_t errlen)
 {
-    uint16_t port;
+    uint16_t port = 0;
     if (port_value(key, value, &port, err, errlen) != 0)
         return -1;
     struct mq_listener_config *l = default_listener(c, err, errlen);

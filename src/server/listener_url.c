@@ -147,8 +147,8 @@ int listener_url_parse(const char *url, struct mq_listener_config *out, char *er
     if (memchr(a, '@', alen) != NULL)
         return fail(err, errlen, "'%.100s': a listener URL has no user name or password", url);
 
-    const char *host;
-    size_t host_len;
+    const char *host = NULL;
+    size_t host_len = 0;
     uint16_t port = s->default_port;
     if (parse_authority(url, a, alen, &host, &host_len, &port, err, errlen) != 0)
         return -1;
