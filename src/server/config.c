@@ -563,7 +563,7 @@ static const struct key_def keys[] = {
     NUM_KEY("max_qos", KEY_NUMBER, max_qos, 0, 2),
     NUM_KEY("max_topic_alias", KEY_NUMBER, max_topic_alias, 0, 65535),
     NUM_KEY("outgoing_topic_aliases", KEY_NUMBER, max_topic_alias_out, 0, 65535),
-    NUM_KEY("max_topic_levels", KEY_NUMBER, max_topic_levels, 0, 65535),
+    NUM_KEY("max_topic_levels", KEY_NUMBER, max_topic_levels, 1, 1024),
     NUM_KEY("max_topic_length", KEY_NUMBER, max_topic_length, 1, 65535),
     NUM_KEY("max_subscriptions_per_client", KEY_NUMBER, max_subscriptions_per_client, 0,
             UINT32_MAX),
@@ -777,6 +777,7 @@ int config_init(struct mq_config *c)
     c->max_topic_alias = 10;
     c->max_topic_alias_out = 64;
     c->max_topic_length = 65535;
+    c->max_topic_levels = 200;
     c->shared_subscriptions = true;
     c->wildcard_subscriptions = true;
     c->subscription_identifiers = true;

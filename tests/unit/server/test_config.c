@@ -71,7 +71,7 @@ static void test_defaults_match_the_documented_values(void **state)
     assert_int_equal(cfg.max_qos, 2);
     assert_int_equal(cfg.max_topic_alias, 10);
     assert_int_equal(cfg.max_topic_alias_out, 64);
-    assert_int_equal(cfg.max_topic_levels, 0);
+    assert_int_equal(cfg.max_topic_levels, 200);
     assert_int_equal(cfg.max_topic_length, 65535);
     assert_int_equal(cfg.max_subscriptions_per_client, 0);
     assert_true(cfg.shared_subscriptions);
@@ -311,7 +311,8 @@ static void test_topic_shape_limits(void **state)
 {
     set_ok("max_topic_levels", "16");
     assert_int_equal(cfg.max_topic_levels, 16);
-    set_fails("max_topic_levels", "65536", "max_topic_levels", NULL);
+    set_fails("max_topic_levels", "1025", "max_topic_levels", NULL);
+    set_fails("max_topic_levels", "0", "max_topic_levels", NULL);
     set_ok("max_topic_length", "1024");
     assert_int_equal(cfg.max_topic_length, 1024);
     set_fails("max_topic_length", "0", "max_topic_length", "between 1 and 65535", NULL);
