@@ -18,7 +18,9 @@ class MosquittoClients(BrokerTestCase):
         return ["-h", "127.0.0.1", "-p", str(self.broker.port), "-V", version]
 
     def _start_sub(self, topic, version="mqttv5", qos=0, count=1, extra=()):
-        """mosquitto_sub, returned once its SUBACK has arrived (read from its -d trace)."""
+        """mosquitto_sub, returned once its SUBACK has arrived (read from its -d trace). The
+        lines read so far are kept in proc.head: the server may send matching PUBLISH packets
+        before the SUBACK (section 3.8.4)."""
         cmd = ["stdbuf", "-oL", "mosquitto_sub"] + self._args(version) + [
             "-t", topic, "-q", str(qos), "-C", str(count), "-W", "5", "-d", "-F", FORMAT]
         proc = subprocess.Popen(cmd + list(extra), stdout=subprocess.PIPE,
@@ -28,11 +30,16 @@ class MosquittoClients(BrokerTestCase):
         for line in proc.stdout:
             head.append(line)
             if "received SUBACK" in line:
+                proc.head = head
                 return proc
         self.fail("mosquitto_sub never subscribed: %s" % "".join(head))
 
     def _messages(self, proc):
-        out, _ = proc.communicate(timeout=8)
+        # Read through the same buffered stream _start_sub read from: lines it already pulled
+        # in with the SUBACK (the server may send a retained PUBLISH in the same write) would
+        # be lost to communicate(), which reads the pipe underneath.
+        out = "".join(proc.head) + proc.stdout.read()
+        proc.wait(timeout=8)
         self.assertEqual(proc.returncode, 0, out)
         return [line.split("|", 5)[1:] for line in out.splitlines() if line.startswith("MSG|")]
 
