@@ -13,7 +13,7 @@ import time
 
 from mqtt_harness import (
     BrokerTestCase, CONNACK, MAXIMUM_QOS, RC_PACKET_TOO_LARGE, RC_QOS_NOT_SUPPORTED,
-    RC_QUOTA_EXCEEDED, RC_TOPIC_FILTER_INVALID, RC_TOPIC_NAME_INVALID, RECEIVE_MAXIMUM, V311,
+    RC_QUOTA_EXCEEDED, RC_TOPIC_FILTER_INVALID, RC_TOPIC_NAME_INVALID, RECEIVE_MAXIMUM, SESSION_EXPIRY_INTERVAL, V311,
     V3_REFUSED_SERVER_UNAVAILABLE, connect, main, mqttd_only, publish)
 
 
@@ -158,6 +158,53 @@ class SubscriptionsPerClient(BrokerTestCase):
         self.assertEqual(c.subscribe(self.topic("a"), qos=1).reason_codes, [1])  # replace: ok
         c.unsubscribe([self.topic("b")])
         self.assertEqual(c.subscribe(self.topic("c"), qos=0).reason_codes, [0])
+
+
+class TopicLength(BrokerTestCase):
+    config = ["max_topic_length 10"]
+
+    def test_topic_name_too_long_gets_puback_0x90(self):
+        self.assertEqual(self.connected().publish("0123456789a", b"x", qos=1).reason_code,
+                         RC_TOPIC_NAME_INVALID)
+
+    def test_topic_filter_too_long_gets_suback_0x8f(self):
+        ack = self.connected().subscribe([("0123456789/#", 0), ("short/#", 0)])
+        self.assertEqual(ack.reason_codes, [RC_TOPIC_FILTER_INVALID, 0])
+
+
+class QueuedBytes(BrokerTestCase):
+    config = ["max_queued_bytes 100"]
+
+    def test_offline_queue_bounded_by_bytes(self):
+        """max_queued_bytes 100: five 40-byte payloads do not all fit; the oldest are kept
+        (what counts as a queued byte is the broker's choice)"""
+        sub = self.connected(self.cid("s"), props={SESSION_EXPIRY_INTERVAL: 60})
+        sub.subscribe(self.topic(), qos=1)
+        sub.disconnect()
+        pub = self.connected(self.cid("p"))
+        for i in range(5):
+            pub.publish(self.topic(), b"%d" % i * 40, qos=1)
+        sub = self.client()
+        sub.connect(self.cid("s"), clean_start=False, props={SESSION_EXPIRY_INTERVAL: 60})
+        got = [p.payload for p in sub.drain_publishes(0.4)]
+        self.assertTrue(1 <= len(got) <= 3, got)
+        self.assertEqual(got, [b"%d" % i * 40 for i in range(len(got))])
+
+
+class SessionExpiryCap(BrokerTestCase):
+    config = ["max_session_expiry 1"]
+
+    def test_capped_session_expiry_sent_in_connack_and_enforced(self):
+        """section 3.2.2.3.2: the server tells the client the Session Expiry Interval it uses"""
+        c = self.client()
+        ack = c.connect(self.cid(), props={SESSION_EXPIRY_INTERVAL: 60})
+        self.assertEqual(ack.props[SESSION_EXPIRY_INTERVAL], 1)
+        c.subscribe(self.topic(), qos=1)
+        c.disconnect()
+        time.sleep(2.1)
+        ack = self.client().connect(self.cid(), clean_start=False,
+                                    props={SESSION_EXPIRY_INTERVAL: 60})
+        self.assertFalse(ack.session_present)
 
 
 if __name__ == "__main__":

@@ -118,5 +118,22 @@ class ServerAliases(BrokerTestCase):
         self.assertEqual(second.alias, first.alias)
 
 
+class OutgoingAliasCap(BrokerTestCase):
+    config = ["outgoing_topic_aliases 1"]
+
+    def test_server_assigns_no_more_aliases_than_configured(self):
+        """outgoing_topic_aliases 1 with a client allowing 5: one alias, other topics in full"""
+        sub = self.connected(self.cid("s"), props={TOPIC_ALIAS_MAXIMUM: 5},
+                             resolve_aliases=True)
+        sub.subscribe(self.topic("#"), qos=0)
+        pub = self.connected(self.cid("p"))
+        topics = [self.topic(t) for t in "xyxyx"]
+        for t in topics:
+            pub.publish(t, b"m")
+        msgs = sub.recv_publishes(5)
+        self.assertEqual([p.topic for p in msgs], topics)
+        self.assertEqual({p.alias for p in msgs} - {None}, {1})
+
+
 if __name__ == "__main__":
     main()
