@@ -2,7 +2,6 @@
 errors a broken handshake must produce."""
 
 import time
-import unittest
 
 from mqtt_harness import (
     ASSIGNED_CLIENT_IDENTIFIER, AUTHENTICATION_METHOD, BrokerTestCase, CONNACK, MAXIMUM_PACKET_SIZE,
