@@ -4,7 +4,8 @@ activity, Keep Alive 0 disables the check, and the will goes out on a keep-alive
 import time
 
 from mqtt_harness import (
-    BrokerTestCase, PINGRESP, RC_KEEP_ALIVE_TIMEOUT, SERVER_KEEP_ALIVE, V311, main, mqttd_only, pingreq)
+    BrokerTestCase, PINGRESP, RC_KEEP_ALIVE_TIMEOUT, SERVER_KEEP_ALIVE, V311, main, mqttd_only,
+    pingreq)
 
 
 class KeepAlive(BrokerTestCase):

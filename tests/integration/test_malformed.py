@@ -150,7 +150,8 @@ class MalformedConnect(BrokerTestCase):
 
     def test_connect_truncated_client_id_refused(self):
         """[MQTT-3.1.3-3] [MQTT-3.1.4-1]"""
-        self._assert_refused(fixed_header(1, 0, enc_str("MQTT") + b"\x05\x02\x00\x3c\x00\x00\x05ab"))
+        self._assert_refused(
+            fixed_header(1, 0, enc_str("MQTT") + b"\x05\x02\x00\x3c\x00\x00\x05ab"))
 
     def test_connect_with_bad_protocol_name_closed(self):
         """[MQTT-3.1.2-1]"""
