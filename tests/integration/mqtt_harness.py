@@ -892,7 +892,21 @@ class Broker:
                 self.proc.wait()
         rc = self.proc.returncode
         self.proc = None
+        self.check_sanitizers()
         return rc
+
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "WARNING: ThreadSanitizer")
+
+    def check_sanitizers(self):
+        """In sanitizer builds (make asan / make tsan) the broker reports memory errors, undefined
+        behaviour, leaks and data races in its log instead of failing a test by itself."""
+        log = self.log_text()
+        for mark in self.SANITIZER_MARKS:
+            at = log.find(mark)
+            if at >= 0:
+                raise AssertionError("the broker's sanitizer reported a problem:\n" +
+                                     log[max(0, at - 200):at + 6000])
 
     def restart(self):
         """Stops and starts again on the same port (sessions in memory are lost)."""
