@@ -13,6 +13,8 @@
 #include "broker/topic.h"
 #include "mqttd.h"
 #include "server/config.h"
+#include "server/listener.h"
+#include "server/listener_url.h"
 #include "server/log.h"
 #include "server/worker.h"
 #include "session/session.h"
@@ -36,6 +38,7 @@ struct mqttd_app {
 
     struct worker *workers;
     unsigned worker_count;
+    struct listener *listeners; /* one per configured listener, while running */
 };
 
 const char *mqttd_version(void)
@@ -220,6 +223,40 @@ static void on_signal(uv_signal_t *h, int signum)
     stop_workers(app, DEFAULT_GRACE_MS);
 }
 
+static void free_listeners(struct listener *listeners, size_t count)
+{
+    for (size_t i = 0; listeners && i < count; i++)
+        for (unsigned j = 0; j < listeners[i].layer_count; j++)
+            if (listeners[i].layer_state_free[j])
+                listeners[i].layer_state_free[j](listeners[i].layer_states[j]);
+    free(listeners);
+}
+
+/* Prepares what every connection of each listener needs: its protocol layers. */
+static int prepare_listeners(mqttd_app *app, char *err, size_t errlen)
+{
+    size_t n = app->config.listener_count;
+    app->listeners = calloc(n ? n : 1, sizeof *app->listeners);
+    if (!app->listeners) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct mq_listener_config *c = &app->config.listeners[i];
+        struct listener *l = &app->listeners[i];
+        l->config = c;
+        switch (c->transport) {
+        case MQ_TRANSPORT_TCP:
+            break;
+        default:
+            snprintf(err, errlen, "listener on port %u: this transport is not available yet",
+                     c->port);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Binds every listener once per worker (SO_REUSEPORT); fds[w * count + i]. */
 static int open_listeners(mqttd_app *app, unsigned workers, int **out, char *err, size_t errlen)
 {
@@ -233,11 +270,6 @@ static int open_listeners(mqttd_app *app, unsigned workers, int **out, char *err
         fds[i] = -1;
     for (size_t i = 0; i < n; i++) {
         struct mq_listener_config *l = &app->config.listeners[i];
-        if (l->transport != MQ_TRANSPORT_TCP) {
-            snprintf(err, errlen, "listener on port %u: this transport is not available yet",
-                     l->port);
-            goto fail;
-        }
         uint16_t port = l->port;
         for (unsigned w = 0; w < workers; w++) {
             uint16_t bound;
@@ -247,7 +279,11 @@ static int open_listeners(mqttd_app *app, unsigned workers, int **out, char *err
             fds[w * n + i] = fd;
             port = bound; /* a port 0 listener: every worker joins the port the first got */
         }
-        log_notice("listening on mqtt://%s:%u", l->host && *l->host ? l->host : "*", port);
+        struct mq_listener_config shown = *l;
+        shown.port = port;
+        char url[300];
+        listener_url_format(&shown, url, sizeof url);
+        log_notice("listening on %s", url);
     }
     *out = fds;
     return 0;
@@ -279,8 +315,12 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
         workers = cpus > 0 ? (unsigned)cpus : 1;
     }
     int *fds;
-    if (open_listeners(app, workers, &fds, err, errlen) != 0)
+    if (prepare_listeners(app, err, errlen) != 0 ||
+        open_listeners(app, workers, &fds, err, errlen) != 0) {
+        free_listeners(app->listeners, cfg->listener_count);
+        app->listeners = NULL;
         return -1;
+    }
     app->workers = calloc(workers, sizeof *app->workers);
     if (!app->workers) {
         free(fds);
@@ -300,7 +340,8 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
     int rc = 0;
     size_t n = cfg->listener_count;
     for (unsigned w = 0; w < workers; w++) {
-        if (worker_init(&app->workers[w], w, &app->broker, fds + (size_t)w * n, n) != 0 ||
+        if (worker_init(&app->workers[w], w, &app->broker, app->listeners, fds + (size_t)w * n,
+                        n) != 0 ||
             worker_start(&app->workers[w]) != 0) {
             snprintf(err, errlen, "cannot start worker %u", w);
             rc = -1;
@@ -329,6 +370,8 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
     app->workers = NULL;
     app->worker_count = 0;
     free(fds);
+    free_listeners(app->listeners, cfg->listener_count);
+    app->listeners = NULL;
     log_notice("stopped");
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "server/listener.h"
 #include "server/log.h"
 #include "session/conn.h"
 #include "transport/tcp.h"
@@ -138,7 +139,7 @@ static void begin_stop(struct worker *w, unsigned grace_ms)
         return;
     w->stopping = true;
     for (size_t i = 0; i < w->listener_count; i++)
-        uv_close((uv_handle_t *)&w->listeners[i], NULL);
+        uv_close((uv_handle_t *)&w->listeners[i].handle, NULL);
     struct conn *c = w->conns;
     while (c) {
         struct conn *next = c->worker_next;
@@ -192,13 +193,12 @@ static void on_tick(uv_timer_t *t)
     finish_if_idle(w);
 }
 
-int worker_init(struct worker *w, unsigned index, struct broker *b, const int *listen_fds,
-                size_t listener_count)
+int worker_init(struct worker *w, unsigned index, struct broker *b,
+                const struct listener *listeners, const int *listen_fds, size_t listener_count)
 {
     memset(w, 0, sizeof *w);
     w->index = index;
     w->broker = b;
-    w->listen_fds = listen_fds;
     w->listener_count = listener_count;
     pthread_mutex_init(&w->inbox_lock, NULL);
     if (uv_loop_init(&w->loop) != 0)
@@ -216,10 +216,13 @@ int worker_init(struct worker *w, unsigned index, struct broker *b, const int *l
     if (!w->listeners)
         return -1;
     for (size_t i = 0; i < listener_count; i++) {
-        uv_tcp_init(&w->loop, &w->listeners[i]);
-        w->listeners[i].data = w;
-        if (uv_tcp_open(&w->listeners[i], listen_fds[i]) != 0 ||
-            uv_listen((uv_stream_t *)&w->listeners[i], 4096, tcp_on_connection) != 0)
+        struct worker_listener *l = &w->listeners[i];
+        uv_tcp_init(&w->loop, &l->handle);
+        l->handle.data = l;
+        l->worker = w;
+        l->listener = &listeners[i];
+        if (uv_tcp_open(&l->handle, listen_fds[i]) != 0 ||
+            uv_listen((uv_stream_t *)&l->handle, 4096, tcp_on_connection) != 0)
             return -1;
     }
     return 0;

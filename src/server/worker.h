@@ -17,6 +17,15 @@
 
 struct broker;
 struct conn;
+struct listener;
+struct worker;
+
+/* One listening socket of one worker. */
+struct worker_listener {
+    uv_tcp_t handle;
+    struct worker *worker;
+    const struct listener *listener;
+};
 
 enum inbox_kind { INBOX_FLUSH, INBOX_KICK };
 
@@ -49,16 +58,16 @@ struct worker {
     struct conn *conns; /* every connection of this worker */
     size_t conn_count;
 
-    uv_tcp_t *listeners;
-    const int *listen_fds;
+    struct worker_listener *listeners;
     size_t listener_count;
 
     uint8_t read_buffer[65536]; /* shared by all this worker's connections: none holds one */
 };
 
-/* Prepares a worker; listen_fds are sockets already bound and listening (shared by workers). */
-int worker_init(struct worker *w, unsigned index, struct broker *b, const int *listen_fds,
-                size_t listener_count);
+/* Prepares a worker; listen_fds[i] is this worker's socket for listeners[i], already bound and
+ * listening. */
+int worker_init(struct worker *w, unsigned index, struct broker *b,
+                const struct listener *listeners, const int *listen_fds, size_t listener_count);
 int worker_start(struct worker *w);
 /* Asks the worker to stop (any thread): v5 clients get DISCONNECT 0x8B, output is flushed for
  * up to grace_ms, then everything closes and the thread ends. */

@@ -55,6 +55,7 @@ void conn_unref(struct conn *c)
     free(c->alias_out);
     session_unref(c->session);
     free(c->username);
+    free(c->identity);
     free(c->in);
     free(c->out);
     pthread_mutex_destroy(&c->out_lock);
@@ -153,6 +154,17 @@ uint8_t *conn_take_output(struct conn *c, size_t *len)
     c->flush_scheduled = false;
     pthread_mutex_unlock(&c->out_lock);
     return out;
+}
+
+void conn_set_identity(struct conn *c, const char *identity)
+{
+    free(c->identity);
+    c->identity = identity ? strdup(identity) : NULL;
+}
+
+void conn_output_queued(struct conn *c, size_t n)
+{
+    atomic_fetch_add_explicit(&c->write_backlog, n, memory_order_relaxed);
 }
 
 void conn_output_written(struct conn *c, size_t n)

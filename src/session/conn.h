@@ -28,6 +28,7 @@ struct session;
 struct message;
 struct delivery;
 struct conn;
+struct mq_listener_config;
 
 /* Output waiting to be written past which QoS 0 deliveries to this client are dropped. */
 #define MQ_OUTPUT_BACKLOG_LIMIT (8u * 1024u * 1024u)
@@ -70,6 +71,8 @@ struct conn {
     uint8_t disconnect_reason; /* why the connection ended, for disconnect handlers; 0 normal */
     struct session *session;   /* one reference, once CONNECT is accepted */
     char *username;
+    char *identity; /* authenticated by the transport (TLS client certificate), or NULL */
+    const struct mq_listener_config *listener; /* NULL in tests: global settings apply */
 
     uint64_t opened_at_ms;
     uint64_t last_packet_ms;
@@ -99,6 +102,12 @@ struct conn *conn_new(struct broker *b, const struct conn_transport *t, void *tr
                       const char *peer, uint64_t now_ms);
 struct conn *conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
+
+/* Records the identity a transport authenticated (owner thread, before CONNECT). */
+void conn_set_identity(struct conn *c, const char *identity);
+/* Adds bytes the transport queued for the socket beyond what conn_take_output handed it
+ * (protocol layers' framing), so the backlog seen by routing stays right. */
+void conn_output_queued(struct conn *c, size_t n);
 
 /* Bytes received from the transport (owner thread). */
 void conn_feed(struct conn *c, const uint8_t *data, size_t len, uint64_t now_ms);

@@ -74,7 +74,14 @@ static uint8_t check_request(struct conn *c, const struct mq_connect *p, const c
         *why = "no enhanced authentication method is supported";
         return MQ_RC_BAD_AUTHENTICATION_METHOD;
     }
-    if (!cfg->allow_anonymous && (!p->username_flag || !cfg->password_file)) {
+    const struct mq_listener_config *l = c->listener;
+    bool use_identity = l && l->use_identity_as_username;
+    if (use_identity && !c->identity) {
+        *why = "this listener takes the username from a client certificate, and none was given";
+        return MQ_RC_NOT_AUTHORIZED;
+    }
+    bool anonymous_ok = l && l->allow_anonymous >= 0 ? l->allow_anonymous : cfg->allow_anonymous;
+    if (!anonymous_ok && !use_identity && (!p->username_flag || !cfg->password_file)) {
         *why = "anonymous access is not allowed";
         return MQ_RC_NOT_AUTHORIZED;
     }
@@ -201,7 +208,9 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
         client_id[p->client_id.len] = 0;
     }
     uint16_t id_len = (uint16_t)strlen(client_id);
-    if (p->username_flag) {
+    if (c->listener && c->listener->use_identity_as_username) {
+        c->username = strdup(c->identity); /* the certificate names the user */
+    } else if (p->username_flag) {
         c->username = malloc(p->username.len + 1);
         if (c->username) {
             memcpy(c->username, p->username.data, p->username.len);

@@ -17,9 +17,18 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "server/listener.h"
 #include "server/log.h"
 #include "server/worker.h"
 #include "session/conn.h"
+
+struct tcp_link;
+
+/* Where a layer's callbacks land: the link and the layer's place in the stack. */
+struct layer_slot {
+    struct tcp_link *link;
+    unsigned index;
+};
 
 struct tcp_link {
     uv_tcp_t handle;
@@ -28,6 +37,14 @@ struct tcp_link {
     unsigned pending_writes;
     bool close_requested;
     bool closing;
+    unsigned layer_count;
+    struct layer layers[LISTENER_MAX_LAYERS];
+    struct layer_slot slots[LISTENER_MAX_LAYERS];
+    struct layer_io io[LISTENER_MAX_LAYERS];
+    /* Bytes the bottom layer produced for the socket, written at the end of the current
+     * read or flush. Exists only while bytes are waiting. */
+    uint8_t *wire;
+    size_t wire_len, wire_cap;
 };
 
 struct tcp_write {
@@ -41,10 +58,15 @@ static void on_closed(uv_handle_t *h)
 {
     struct tcp_link *link = h->data;
     struct conn *c = link->conn;
-    conn_transport_closed(c, broker_now_ms());
-    worker_remove_conn(link->worker, c);
-    c->transport_ctx = NULL;
-    conn_unref(c);
+    if (c) {
+        conn_transport_closed(c, broker_now_ms());
+        worker_remove_conn(link->worker, c);
+        c->transport_ctx = NULL;
+        conn_unref(c);
+    }
+    for (unsigned i = 0; i < link->layer_count; i++)
+        link->layers[i].ops->free(link->layers[i].state);
+    free(link->wire);
     free(link);
 }
 
@@ -56,6 +78,8 @@ static void close_now(struct tcp_link *link)
     uv_read_stop((uv_stream_t *)&link->handle);
     uv_close((uv_handle_t *)&link->handle, on_closed);
 }
+
+static void write_wire(struct tcp_link *link);
 
 static void on_written(uv_write_t *req, int status)
 {
@@ -71,14 +95,12 @@ static void on_written(uv_write_t *req, int status)
         close_now(link);
 }
 
-static void tcp_flush(struct conn *c)
+/* Writes `data` (owned, malloc'd) to the socket: directly when the socket takes it, queued
+ * otherwise. The connection's backlog counts it until written. */
+static void write_bytes(struct tcp_link *link, uint8_t *data, size_t len)
 {
-    struct tcp_link *link = c->transport_ctx;
-    size_t len;
-    uint8_t *data = conn_take_output(c, &len);
-    if (!data)
-        return;
-    if (!link || link->closing) {
+    struct conn *c = link->conn;
+    if (link->closing) {
         conn_output_written(c, len);
         free(data);
         return;
@@ -96,14 +118,13 @@ static void tcp_flush(struct conn *c)
             return;
         }
     }
+    conn_output_written(c, done);
     if (done == len) {
-        conn_output_written(c, len);
         free(data);
         if (link->close_requested)
             close_now(link);
         return;
     }
-    conn_output_written(c, done);
     struct tcp_write *w = malloc(sizeof *w);
     if (!w) {
         conn_output_written(c, len - done);
@@ -127,6 +148,62 @@ static void tcp_flush(struct conn *c)
     }
 }
 
+/* Socket-side bytes from the bottom layer, gathered until write_wire. */
+static void layer_down_to_socket(struct tcp_link *link, const uint8_t *data, size_t len)
+{
+    if (link->wire_len + len > link->wire_cap) {
+        size_t cap = link->wire_cap ? link->wire_cap : 4096;
+        while (cap < link->wire_len + len)
+            cap *= 2;
+        uint8_t *wire = realloc(link->wire, cap);
+        if (!wire) {
+            close_now(link);
+            return;
+        }
+        link->wire = wire;
+        link->wire_cap = cap;
+    }
+    memcpy(link->wire + link->wire_len, data, len);
+    link->wire_len += len;
+}
+
+static void write_wire(struct tcp_link *link)
+{
+    if (!link->wire_len)
+        return;
+    uint8_t *data = link->wire;
+    size_t len = link->wire_len;
+    link->wire = NULL;
+    link->wire_len = link->wire_cap = 0;
+    conn_output_queued(link->conn, len);
+    write_bytes(link, data, len);
+}
+
+static void tcp_flush(struct conn *c)
+{
+    struct tcp_link *link = c->transport_ctx;
+    size_t len;
+    uint8_t *data = conn_take_output(c, &len);
+    if (!data)
+        return;
+    if (!link || link->closing) {
+        conn_output_written(c, len);
+        free(data);
+        return;
+    }
+    if (link->layer_count == 0) {
+        write_bytes(link, data, len);
+        return;
+    }
+    struct layer *top = &link->layers[link->layer_count - 1];
+    top->ops->from_above(top->state, data, len);
+    conn_output_written(c, len);
+    free(data);
+    write_wire(link);
+    if (link->close_requested && link->pending_writes == 0)
+        close_now(link);
+}
+
 static void tcp_schedule_flush(struct conn *c)
 {
     struct tcp_link *link = c->transport_ctx;
@@ -148,8 +225,13 @@ static void tcp_close(struct conn *c)
         close_now(link);
         return;
     }
-    link->close_requested = true;
     tcp_flush(c);
+    link->close_requested = true;
+    /* Each layer says goodbye in its own protocol, top first (close frame, then close_notify). */
+    for (unsigned i = link->layer_count; i-- > 0;)
+        if (link->layers[i].ops->closing)
+            link->layers[i].ops->closing(link->layers[i].state);
+    write_wire(link);
     if (link->pending_writes == 0)
         close_now(link);
 }
@@ -179,7 +261,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct tcp_link *link = s->data;
     if (n > 0) {
-        conn_feed(link->conn, (const uint8_t *)buf->base, (size_t)n, broker_now_ms());
+        if (link->layer_count == 0) {
+            conn_feed(link->conn, (const uint8_t *)buf->base, (size_t)n, broker_now_ms());
+        } else {
+            link->layers[0].ops->from_below(link->layers[0].state, (const uint8_t *)buf->base,
+                                            (size_t)n);
+            write_wire(link); /* handshake replies, pongs */
+        }
     } else if (n < 0) {
         if (n != UV_EOF)
             log_debug("%s: read error: %s", link->conn->peer, uv_strerror((int)n));
@@ -207,9 +295,65 @@ static void format_peer(uv_tcp_t *h, char *out, size_t len)
     snprintf(out, len, "%s:%u", host, port);
 }
 
+static void layer_up(void *slot_ptr, const uint8_t *data, size_t len)
+{
+    struct layer_slot *slot = slot_ptr;
+    struct tcp_link *link = slot->link;
+    unsigned next = slot->index + 1;
+    if (next < link->layer_count)
+        link->layers[next].ops->from_below(link->layers[next].state, data, len);
+    else
+        conn_feed(link->conn, data, len, broker_now_ms());
+}
+
+static void layer_down(void *slot_ptr, const uint8_t *data, size_t len)
+{
+    struct layer_slot *slot = slot_ptr;
+    struct tcp_link *link = slot->link;
+    if (slot->index == 0)
+        layer_down_to_socket(link, data, len);
+    else
+        link->layers[slot->index - 1].ops->from_above(link->layers[slot->index - 1].state, data,
+                                                      len);
+}
+
+static void layer_fail(void *slot_ptr, const char *reason)
+{
+    struct layer_slot *slot = slot_ptr;
+    struct tcp_link *link = slot->link;
+    log_notice("%s: %s: %s", link->conn->peer, link->layers[slot->index].ops->name, reason);
+    write_wire(link);
+    link->close_requested = true;
+    if (link->pending_writes == 0)
+        close_now(link);
+}
+
+static void layer_identity(void *slot_ptr, const char *identity)
+{
+    struct layer_slot *slot = slot_ptr;
+    conn_set_identity(slot->link->conn, identity);
+}
+
+static int build_layers(struct tcp_link *link, const struct listener *l)
+{
+    for (unsigned i = 0; i < l->layer_count; i++) {
+        link->slots[i] = (struct layer_slot){link, i};
+        link->io[i] = (struct layer_io){.up = layer_up,
+                                        .down = layer_down,
+                                        .fail = layer_fail,
+                                        .identity = layer_identity,
+                                        .link = &link->slots[i]};
+        if (l->layers[i](l->layer_states[i], &link->io[i], &link->layers[i]) != 0)
+            return -1;
+        link->layer_count++;
+    }
+    return 0;
+}
+
 void tcp_on_connection(uv_stream_t *server, int status)
 {
-    struct worker *w = server->data;
+    struct worker_listener *wl = server->data;
+    struct worker *w = wl->worker;
     if (status < 0 || w->stopping)
         return;
     struct tcp_link *link = calloc(1, sizeof *link);
@@ -229,8 +373,14 @@ void tcp_on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&link->handle, (uv_close_cb)free);
         return;
     }
-    uv_tcp_nodelay(&link->handle, 1);
+    link->conn->listener = wl->listener->config;
     worker_add_conn(w, link->conn);
+    if (build_layers(link, wl->listener) != 0) {
+        log_warning("%s: cannot set up the connection's protocol layers", peer);
+        close_now(link);
+        return;
+    }
+    uv_tcp_nodelay(&link->handle, 1);
     uv_read_start((uv_stream_t *)&link->handle, on_alloc, on_read);
 }
 
