@@ -1,0 +1,292 @@
+/*
+ * Command line of `mqttc bench SCENARIO [options]`, its per-scenario defaults and its help
+ * text, plus bench_main, the entry point mqttc's main dispatches to.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "url.h"
+
+void bench_usage(void)
+{
+    printf("Usage: mqttc bench SCENARIO [options]\n"
+           "\n"
+           "Scenarios:\n"
+           "  fanin    P publishers on bench/<i> -> S subscribers on bench/#  (-P 10 -S 1)\n"
+           "  p2p      P pairs, one topic per pair                          (-P 10)\n"
+           "  fanout   P publishers -> S subscribers on one topic           (-P 1 -S 100)\n"
+           "  pub      P publishers on TOPIC/<i>, nobody subscribed here     (-P 1)\n"
+           "  sub      S subscribers on the filter TOPIC/#                   (-S 1)\n"
+           "  conn     open N connections (CONNECT -> CONNACK), hold them idle (-c 1000)\n"
+           "\n"
+           "Options:\n"
+           "  -h, --host HOST       broker host (127.0.0.1)\n"
+           "  -p, --port PORT       broker port (1883)\n"
+           "  -L, --url URL         mqtt://host:port instead of -h/-p\n"
+           "  -q, --qos 0|1|2       QoS of publishes and subscriptions (0)\n"
+           "  -s, --size BYTES      payload size, >= 16: send time and sequence number first (64)\n"
+           "  -r, --rate R          total offered messages/s, paced evenly across publishers;\n"
+           "                        conn: connections/s. 0 = as fast as possible (0)\n"
+           "      --inflight W      unacknowledged QoS 1/2 messages per publisher (64);\n"
+           "                        conn: connections being set up at once (256)\n"
+           "      --backlog BYTES   unwritten bytes allowed per publisher (65536)\n"
+           "  -V, --protocol 4|5    MQTT 3.1.1 or 5.0 (5)\n"
+           "  -P, --publishers P    -S, --subscribers S    -c, --connections N\n"
+           "      --slow K          K extra subscribers that stop reading once subscribed\n"
+           "  -t, --topic TOPIC     pub/sub: topic prefix (bench)\n"
+           "  -d, --duration S      measured seconds (10)      -w, --warmup S  not counted (2)\n"
+           "      --drain S         seconds allowed for late deliveries after the window (3)\n"
+           "      --hold S          conn: seconds to hold the connections idle (5)\n"
+           "  -k, --keepalive S     keep alive sent in CONNECT (60); PINGREQ at half of it\n"
+           "      --sources N       source addresses 127.0.0.1..127.0.0.N (8)\n"
+           "      --pid PID         the broker's PID: report its CPU seconds and RSS\n"
+           "      --json            one JSON object on stdout\n"
+           "      --label TEXT      a label copied into the report\n"
+           "      --help            this text\n"
+           "\n"
+           "Every socket has TCP_NODELAY set; writes are batched once per loop iteration.\n");
+}
+
+struct scenario_name {
+    const char *name;
+    enum bench_scenario scenario;
+    uint32_t publishers, subscribers;
+};
+
+static const struct scenario_name scenarios[] = {
+    {"fanin", BENCH_FANIN, 10, 1}, {"p2p", BENCH_P2P, 10, 0}, {"fanout", BENCH_FANOUT, 1, 100},
+    {"pub", BENCH_PUB, 1, 0},      {"sub", BENCH_SUB, 0, 1},  {"conn", BENCH_CONN, 0, 0},
+};
+
+static int parse_num(const char *arg, const char *opt, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    double v = strtod(arg, &end);
+    if (!end || *end != '\0' || end == arg || v < lo || v > hi) {
+        fprintf(stderr, "Error: %s wants a number from %g to %g, not \"%s\"\n", opt, lo, hi, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int set_url(struct bench_opts *o, const char *arg)
+{
+    struct url_parts u;
+    char err[128];
+    if (url_parse(arg, &u, err, sizeof err) < 0) {
+        fprintf(stderr, "Error: %s\n", err);
+        return -1;
+    }
+    snprintf(o->host, sizeof o->host, "%s", u.host ? u.host : "127.0.0.1");
+    snprintf(o->port, sizeof o->port, "%s", u.port ? u.port : "1883");
+    url_free(&u);
+    return 0;
+}
+
+static void set_defaults(struct bench_opts *o, const struct scenario_name *s)
+{
+    memset(o, 0, sizeof *o);
+    o->scenario = s->scenario;
+    o->scenario_name = s->name;
+    snprintf(o->host, sizeof o->host, "127.0.0.1");
+    snprintf(o->port, sizeof o->port, "1883");
+    o->version = 5;
+    o->payload_size = 64;
+    o->inflight = s->scenario == BENCH_CONN ? 256 : 64;
+    o->backlog = 65536;
+    o->publishers = s->publishers;
+    o->subscribers = s->subscribers;
+    o->connections = 1000;
+    o->source_addrs = 8;
+    o->duration = 10;
+    o->warmup = 2;
+    o->drain = 3;
+    o->hold = 5;
+    o->keep_alive = 60;
+    o->label = "";
+    o->topic = "bench";
+}
+
+int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
+{
+    const struct scenario_name *s = NULL;
+    for (size_t i = 0; argc > 0 && i < sizeof scenarios / sizeof scenarios[0]; i++)
+        if (strcmp(argv[0], scenarios[i].name) == 0)
+            s = &scenarios[i];
+    if (!s) {
+        if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0)) {
+            bench_usage();
+            return 1;
+        }
+        fprintf(stderr, "Error: mqttc bench needs a scenario (mqttc bench --help)\n");
+        return -1;
+    }
+    set_defaults(o, s);
+
+    enum {
+        O_INFLIGHT = 256,
+        O_BACKLOG,
+        O_SLOW,
+        O_DRAIN,
+        O_HOLD,
+        O_SOURCES,
+        O_PID,
+        O_JSON,
+        O_LABEL,
+        O_HELP
+    };
+    static const struct option longopts[] = {
+        {"host", required_argument, NULL, 'h'},
+        {"port", required_argument, NULL, 'p'},
+        {"url", required_argument, NULL, 'L'},
+        {"qos", required_argument, NULL, 'q'},
+        {"size", required_argument, NULL, 's'},
+        {"rate", required_argument, NULL, 'r'},
+        {"protocol", required_argument, NULL, 'V'},
+        {"publishers", required_argument, NULL, 'P'},
+        {"subscribers", required_argument, NULL, 'S'},
+        {"connections", required_argument, NULL, 'c'},
+        {"topic", required_argument, NULL, 't'},
+        {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"keepalive", required_argument, NULL, 'k'},
+        {"inflight", required_argument, NULL, O_INFLIGHT},
+        {"backlog", required_argument, NULL, O_BACKLOG},
+        {"slow", required_argument, NULL, O_SLOW},
+        {"drain", required_argument, NULL, O_DRAIN},
+        {"hold", required_argument, NULL, O_HOLD},
+        {"sources", required_argument, NULL, O_SOURCES},
+        {"pid", required_argument, NULL, O_PID},
+        {"json", no_argument, NULL, O_JSON},
+        {"label", required_argument, NULL, O_LABEL},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int ch;
+    double v = 0;
+    while ((ch = getopt_long(argc, argv, "h:p:L:q:s:r:V:P:S:c:t:d:w:k:", longopts, NULL)) != -1) {
+        int rc = 0;
+        switch (ch) {
+        case 'h':
+            snprintf(o->host, sizeof o->host, "%s", optarg);
+            break;
+        case 'p':
+            if ((rc = parse_num(optarg, "-p", 1, 65535, &v)) == 0)
+                snprintf(o->port, sizeof o->port, "%u", (unsigned)v);
+            break;
+        case 'L':
+            rc = set_url(o, optarg);
+            break;
+        case 'q':
+            if ((rc = parse_num(optarg, "-q", 0, 2, &v)) == 0)
+                o->qos = (uint8_t)v;
+            break;
+        case 's':
+            if ((rc = parse_num(optarg, "-s", 16, 16 * 1024 * 1024, &v)) == 0)
+                o->payload_size = (uint32_t)v;
+            break;
+        case 'r':
+            rc = parse_num(optarg, "-r", 0, 1e9, &o->rate);
+            break;
+        case 'V':
+            if ((rc = parse_num(optarg, "-V", 4, 5, &v)) == 0)
+                o->version = (uint8_t)v;
+            break;
+        case 'P':
+            if ((rc = parse_num(optarg, "-P", 0, 100000, &v)) == 0)
+                o->publishers = (uint32_t)v;
+            break;
+        case 'S':
+            if ((rc = parse_num(optarg, "-S", 0, 100000, &v)) == 0)
+                o->subscribers = (uint32_t)v;
+            break;
+        case 'c':
+            if ((rc = parse_num(optarg, "-c", 1, 10000000, &v)) == 0)
+                o->connections = (uint32_t)v;
+            break;
+        case 't':
+            o->topic = optarg;
+            break;
+        case 'd':
+            rc = parse_num(optarg, "-d", 0.1, 86400, &o->duration);
+            break;
+        case 'w':
+            rc = parse_num(optarg, "-w", 0, 86400, &o->warmup);
+            break;
+        case 'k':
+            if ((rc = parse_num(optarg, "-k", 0, 65535, &v)) == 0)
+                o->keep_alive = (uint16_t)v;
+            break;
+        case O_INFLIGHT:
+            if ((rc = parse_num(optarg, "--inflight", 1, 65000, &v)) == 0)
+                o->inflight = (uint32_t)v;
+            break;
+        case O_BACKLOG:
+            if ((rc = parse_num(optarg, "--backlog", 1024, 1 << 30, &v)) == 0)
+                o->backlog = (uint32_t)v;
+            break;
+        case O_SLOW:
+            if ((rc = parse_num(optarg, "--slow", 0, 100000, &v)) == 0)
+                o->slow = (uint32_t)v;
+            break;
+        case O_DRAIN:
+            rc = parse_num(optarg, "--drain", 0, 3600, &o->drain);
+            break;
+        case O_HOLD:
+            rc = parse_num(optarg, "--hold", 0, 86400, &o->hold);
+            break;
+        case O_SOURCES:
+            if ((rc = parse_num(optarg, "--sources", 1, 254, &v)) == 0)
+                o->source_addrs = (uint32_t)v;
+            break;
+        case O_PID:
+            if ((rc = parse_num(optarg, "--pid", 1, 1 << 30, &v)) == 0)
+                o->pid = (int)v;
+            break;
+        case O_JSON:
+            o->json = true;
+            break;
+        case O_LABEL:
+            o->label = optarg;
+            break;
+        case O_HELP:
+            bench_usage();
+            return 1;
+        default:
+            fprintf(stderr, "Error: unknown option (mqttc bench --help)\n");
+            return -1;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "Error: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    bool needs_pub = o->scenario != BENCH_SUB && o->scenario != BENCH_CONN;
+    bool needs_sub = o->scenario == BENCH_FANIN || o->scenario == BENCH_FANOUT;
+    if ((needs_pub && o->publishers == 0) || (needs_sub && o->subscribers == 0) ||
+        (o->scenario == BENCH_SUB && o->subscribers == 0)) {
+        fprintf(stderr, "Error: %s needs at least one publisher and subscriber\n", s->name);
+        return -1;
+    }
+    return 0;
+}
+
+int bench_main(int argc, char **argv)
+{
+    struct bench_opts o;
+    int rc = bench_opts_parse(argc - 1, argv + 1, &o);
+    if (rc != 0)
+        return rc > 0 ? 0 : 1;
+    signal(SIGPIPE, SIG_IGN);
+    if (o.scenario == BENCH_CONN)
+        return bench_run_conn(&o);
+    return bench_run_traffic(&o);
+}
