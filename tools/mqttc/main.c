@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench.h"
 #include "commands.h"
 
 #ifndef MQTTD_VERSION
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: mqttc pub [options]   publish messages\n"
                "       mqttc sub [options]   subscribe and print messages\n"
+               "       mqttc bench SCENARIO  load generator (fanin, p2p, fanout, pub, sub, conn)\n"
                "       mqttc COMMAND --help  the options of COMMAND\n"
                "       mqttc --version\n");
 }
@@ -51,6 +53,8 @@ int main(int argc, char **argv)
         return pub_main(argc - 1, argv + 1);
     if (strcmp(cmd, "sub") == 0)
         return sub_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return bench_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;
