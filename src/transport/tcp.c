@@ -30,14 +30,10 @@ struct layer_slot {
     unsigned index;
 };
 
-struct tcp_link {
-    uv_tcp_t handle;
-    struct worker *worker;
-    struct conn *conn;
-    unsigned pending_writes;
-    bool close_requested;
-    bool closing;
-    unsigned layer_count;
+/* The protocol layers of a link (TLS, WebSocket); plain TCP links have none, and pay nothing
+ * for them. */
+struct layer_stack {
+    unsigned count;
     struct layer layers[LISTENER_MAX_LAYERS];
     struct layer_slot slots[LISTENER_MAX_LAYERS];
     struct layer_io io[LISTENER_MAX_LAYERS];
@@ -45,6 +41,16 @@ struct tcp_link {
      * read or flush. Exists only while bytes are waiting. */
     uint8_t *wire;
     size_t wire_len, wire_cap;
+};
+
+struct tcp_link {
+    uv_tcp_t handle;
+    struct worker *worker;
+    struct conn *conn;
+    struct layer_stack *stack;
+    unsigned pending_writes;
+    bool close_requested;
+    bool closing;
 };
 
 struct tcp_write {
@@ -64,9 +70,12 @@ static void on_closed(uv_handle_t *h)
         c->transport_ctx = NULL;
         conn_unref(c);
     }
-    for (unsigned i = 0; i < link->layer_count; i++)
-        link->layers[i].ops->free(link->layers[i].state);
-    free(link->wire);
+    if (link->stack) {
+        for (unsigned i = 0; i < link->stack->count; i++)
+            link->stack->layers[i].ops->free(link->stack->layers[i].state);
+        free(link->stack->wire);
+        free(link->stack);
+    }
     free(link);
 }
 
@@ -151,30 +160,32 @@ static void write_bytes(struct tcp_link *link, uint8_t *data, size_t len)
 /* Socket-side bytes from the bottom layer, gathered until write_wire. */
 static void layer_down_to_socket(struct tcp_link *link, const uint8_t *data, size_t len)
 {
-    if (link->wire_len + len > link->wire_cap) {
-        size_t cap = link->wire_cap ? link->wire_cap : 4096;
-        while (cap < link->wire_len + len)
+    struct layer_stack *st = link->stack;
+    if (st->wire_len + len > st->wire_cap) {
+        size_t cap = st->wire_cap ? st->wire_cap : 4096;
+        while (cap < st->wire_len + len)
             cap *= 2;
-        uint8_t *wire = realloc(link->wire, cap);
+        uint8_t *wire = realloc(st->wire, cap);
         if (!wire) {
             close_now(link);
             return;
         }
-        link->wire = wire;
-        link->wire_cap = cap;
+        st->wire = wire;
+        st->wire_cap = cap;
     }
-    memcpy(link->wire + link->wire_len, data, len);
-    link->wire_len += len;
+    memcpy(st->wire + st->wire_len, data, len);
+    st->wire_len += len;
 }
 
 static void write_wire(struct tcp_link *link)
 {
-    if (!link->wire_len)
+    struct layer_stack *st = link->stack;
+    if (!st || !st->wire_len)
         return;
-    uint8_t *data = link->wire;
-    size_t len = link->wire_len;
-    link->wire = NULL;
-    link->wire_len = link->wire_cap = 0;
+    uint8_t *data = st->wire;
+    size_t len = st->wire_len;
+    st->wire = NULL;
+    st->wire_len = st->wire_cap = 0;
     conn_output_queued(link->conn, len);
     write_bytes(link, data, len);
 }
@@ -191,11 +202,11 @@ static void tcp_flush(struct conn *c)
         free(data);
         return;
     }
-    if (link->layer_count == 0) {
+    if (!link->stack) {
         write_bytes(link, data, len);
         return;
     }
-    struct layer *top = &link->layers[link->layer_count - 1];
+    struct layer *top = &link->stack->layers[link->stack->count - 1];
     top->ops->from_above(top->state, data, len);
     conn_output_written(c, len);
     free(data);
@@ -228,9 +239,9 @@ static void tcp_close(struct conn *c)
     tcp_flush(c);
     link->close_requested = true;
     /* Each layer says goodbye in its own protocol, top first (close frame, then close_notify). */
-    for (unsigned i = link->layer_count; i-- > 0;)
-        if (link->layers[i].ops->closing)
-            link->layers[i].ops->closing(link->layers[i].state);
+    for (unsigned i = link->stack ? link->stack->count : 0; i-- > 0;)
+        if (link->stack->layers[i].ops->closing)
+            link->stack->layers[i].ops->closing(link->stack->layers[i].state);
     write_wire(link);
     if (link->pending_writes == 0)
         close_now(link);
@@ -261,11 +272,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct tcp_link *link = s->data;
     if (n > 0) {
-        if (link->layer_count == 0) {
+        if (!link->stack) {
             conn_feed(link->conn, (const uint8_t *)buf->base, (size_t)n, broker_now_ms());
         } else {
-            link->layers[0].ops->from_below(link->layers[0].state, (const uint8_t *)buf->base,
-                                            (size_t)n);
+            struct layer *bottom = &link->stack->layers[0];
+            bottom->ops->from_below(bottom->state, (const uint8_t *)buf->base, (size_t)n);
             write_wire(link); /* handshake replies, pongs */
         }
     } else if (n < 0) {
@@ -300,8 +311,8 @@ static void layer_up(void *slot_ptr, const uint8_t *data, size_t len)
     struct layer_slot *slot = slot_ptr;
     struct tcp_link *link = slot->link;
     unsigned next = slot->index + 1;
-    if (next < link->layer_count)
-        link->layers[next].ops->from_below(link->layers[next].state, data, len);
+    if (next < link->stack->count)
+        link->stack->layers[next].ops->from_below(link->stack->layers[next].state, data, len);
     else
         conn_feed(link->conn, data, len, broker_now_ms());
 }
@@ -310,18 +321,19 @@ static void layer_down(void *slot_ptr, const uint8_t *data, size_t len)
 {
     struct layer_slot *slot = slot_ptr;
     struct tcp_link *link = slot->link;
-    if (slot->index == 0)
+    if (slot->index == 0) {
         layer_down_to_socket(link, data, len);
-    else
-        link->layers[slot->index - 1].ops->from_above(link->layers[slot->index - 1].state, data,
-                                                      len);
+    } else {
+        struct layer *below = &link->stack->layers[slot->index - 1];
+        below->ops->from_above(below->state, data, len);
+    }
 }
 
 static void layer_fail(void *slot_ptr, const char *reason)
 {
     struct layer_slot *slot = slot_ptr;
     struct tcp_link *link = slot->link;
-    log_notice("%s: %s: %s", link->conn->peer, link->layers[slot->index].ops->name, reason);
+    log_notice("%s: %s: %s", link->conn->peer, link->stack->layers[slot->index].ops->name, reason);
     write_wire(link);
     link->close_requested = true;
     if (link->pending_writes == 0)
@@ -336,16 +348,21 @@ static void layer_identity(void *slot_ptr, const char *identity)
 
 static int build_layers(struct tcp_link *link, const struct listener *l)
 {
+    if (l->layer_count == 0)
+        return 0;
+    struct layer_stack *st = link->stack = calloc(1, sizeof *link->stack);
+    if (!st)
+        return -1;
     for (unsigned i = 0; i < l->layer_count; i++) {
-        link->slots[i] = (struct layer_slot){link, i};
-        link->io[i] = (struct layer_io){.up = layer_up,
-                                        .down = layer_down,
-                                        .fail = layer_fail,
-                                        .identity = layer_identity,
-                                        .link = &link->slots[i]};
-        if (l->layers[i](l->layer_states[i], &link->io[i], &link->layers[i]) != 0)
+        st->slots[i] = (struct layer_slot){link, i};
+        st->io[i] = (struct layer_io){.up = layer_up,
+                                      .down = layer_down,
+                                      .fail = layer_fail,
+                                      .identity = layer_identity,
+                                      .link = &st->slots[i]};
+        if (l->layers[i](l->layer_states[i], &st->io[i], &st->layers[i]) != 0)
             return -1;
-        link->layer_count++;
+        st->count++;
     }
     return 0;
 }
