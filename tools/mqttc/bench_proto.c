@@ -39,7 +39,7 @@ int bproto_append(struct bench_engine *e, struct bconn *c, const struct mq_packe
 int bproto_send_connect(struct bench_engine *e, struct bconn *c)
 {
     char id[48];
-    int idlen = snprintf(id, sizeof id, "mqttc-bench-%ld-%u", (long)getpid(), c->index);
+    int idlen = snprintf(id, sizeof id, "mb%ld-%u", (long)getpid(), c->index);
     struct mq_packet p;
     memset(&p, 0, sizeof p);
     p.type = MQ_CONNECT;

@@ -128,6 +128,7 @@ static void report(const struct bench_engine *e, const struct probe *p0, const s
     f[n++] = BF_NUM("latency_p90_us", (double)bench_hist_percentile(h, 0.90) / 1e3, "us");
     f[n++] = BF_NUM("latency_p99_us", (double)bench_hist_percentile(h, 0.99) / 1e3, "us");
     f[n++] = BF_NUM("latency_max_us", (double)h->max / 1e3, "us");
+    f[n++] = BF_NUM("unacked", e->inflight_total, "QoS 1/2 publishes never completed");
     f[n++] = BF_NUM("pub_refused", e->pub_refused, "acks with a failure reason code");
     f[n++] = BF_NUM("disconnects", e->lost_conns, "connections lost after set-up");
     if (broker_cpu >= 0) {
