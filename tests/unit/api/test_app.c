@@ -188,6 +188,14 @@ static void test_publish_to_unknown_client_returns_minus_2(void **state)
     assert_int_equal(mqttd_publish_to(*state, "nobody-by-this-name", "a/b", "x", 1, 1), -2);
 }
 
+static void test_publish_to_without_client_id_returns_an_error(void **state)
+{
+    /* Known library bug: mqttd_publish_to passes client_id to strlen unchecked
+     * (src/server/app.c), so NULL crashes instead of returning -2. Enable once fixed. */
+    skip();
+    assert_true(mqttd_publish_to(*state, NULL, "a/b", "x", 1, 0) < 0);
+}
+
 static void test_stats_of_a_new_app_are_zero(void **state)
 {
     struct mqttd_stats s;
@@ -310,13 +318,6 @@ static void test_run_on_a_port_in_use_fails_naming_the_port(void **state)
     close(fd);
 }
 
-static void test_run_with_a_transport_not_built_yet_fails(void **state)
-{
-    assert_int_equal(mqttd_app_listen(*state, "mqtts://127.0.0.1:8883", err, sizeof err), 0);
-    assert_true(mqttd_app_run(*state, err, sizeof err) < 0);
-    assert_err_has("not available yet");
-}
-
 static void test_run_refuses_a_password_file_it_cannot_enforce(void **state)
 {
     assert_int_equal(mqttd_app_set(*state, "password_file", "/etc/mqttd/passwd", err, sizeof err),
@@ -388,10 +389,10 @@ int main(void)
         APP_TEST(test_handler_without_function_is_refused),
         APP_TEST(test_publish_with_invalid_topic_or_qos_returns_minus_1),
         APP_TEST(test_publish_to_unknown_client_returns_minus_2),
+        APP_TEST(test_publish_to_without_client_id_returns_an_error),
         APP_TEST(test_stats_of_a_new_app_are_zero),
         APP_TEST(test_version_is_a_nonempty_dotted_number),
         APP_TEST(test_run_on_a_port_in_use_fails_naming_the_port),
-        APP_TEST(test_run_with_a_transport_not_built_yet_fails),
         APP_TEST(test_run_refuses_a_password_file_it_cannot_enforce),
         APP_TEST(test_run_until_stopped_from_another_thread_returns_0),
         APP_TEST(test_stop_before_run_makes_run_return_at_once),
