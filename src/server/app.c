@@ -19,6 +19,8 @@
 #include "server/worker.h"
 #include "session/session.h"
 #include "transport/tcp.h"
+#include "transport/tls.h"
+#include "transport/ws.h"
 
 #define DEFAULT_GRACE_MS 2000
 
@@ -30,7 +32,7 @@ struct mqttd_app {
 
     uv_loop_t control;
     uv_async_t stop_async;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     pthread_mutex_t stop_lock;
     bool running;
     bool stop_pending;
@@ -223,6 +225,24 @@ static void on_signal(uv_signal_t *h, int signum)
     stop_workers(app, DEFAULT_GRACE_MS);
 }
 
+/* SIGHUP: TLS listeners read their certificate files again; open connections keep theirs. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    mqttd_app *app = h->data;
+    for (size_t i = 0; i < app->config.listener_count; i++)
+        for (unsigned j = 0; j < app->listeners[i].layer_count; j++) {
+            if (app->listeners[i].layers[j] != tls_layer_new)
+                continue;
+            char err[512];
+            if (tls_listener_reload(app->listeners[i].layer_states[j], err, sizeof err) == 0)
+                log_notice("listener on port %u: certificates reloaded",
+                           app->listeners[i].config->port);
+            else
+                log_warning("listener on port %u: keeping the old certificates: %s",
+                            app->listeners[i].config->port, err);
+        }
+}
+
 static void free_listeners(struct listener *listeners, size_t count)
 {
     for (size_t i = 0; listeners && i < count; i++)
@@ -247,6 +267,25 @@ static int prepare_listeners(mqttd_app *app, char *err, size_t errlen)
         l->config = c;
         switch (c->transport) {
         case MQ_TRANSPORT_TCP:
+            break;
+        case MQ_TRANSPORT_TLS: {
+            struct tls_listener *tls;
+            if (tls_listener_new(c, &tls, err, errlen) != 0)
+                return -1;
+            l->layer_states[0] = tls;
+            l->layers[0] = tls_layer_new;
+            l->layer_state_free[0] = tls_listener_free;
+            l->layer_count = 1;
+            break;
+        }
+        case MQ_TRANSPORT_WS:
+            if ((l->layer_states[0] = ws_settings_new(c)) == NULL) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            l->layers[0] = ws_layer_new;
+            l->layer_state_free[0] = ws_settings_free;
+            l->layer_count = 1;
             break;
         default:
             snprintf(err, errlen, "listener on port %u: this transport is not available yet",
@@ -336,6 +375,9 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
         app->sigterm.data = app->sigint.data = app;
         uv_signal_start(&app->sigterm, on_signal, SIGTERM);
         uv_signal_start(&app->sigint, on_signal, SIGINT);
+        uv_signal_init(&app->control, &app->sighup);
+        app->sighup.data = app;
+        uv_signal_start(&app->sighup, on_sighup, SIGHUP);
     }
     int rc = 0;
     size_t n = cfg->listener_count;
