@@ -152,6 +152,9 @@ void config_listener_free(struct mq_listener_config *l)
     free(l->capath);
     free(l->tls_version);
     free(l->ciphers);
+    for (size_t i = 0; i < l->ws_origin_count; i++)
+        free(l->ws_origins[i]);
+    free(l->ws_origins);
     memset(l, 0, sizeof *l);
 }
 
@@ -417,6 +420,36 @@ static int set_listener_bool(struct mq_config *c, const char *key, const char *v
     return 0;
 }
 
+static int add_websockets_origin(struct mq_config *c, const char *key, const char *value, int depth,
+                                 char *err, size_t errlen)
+{
+    struct mq_listener_config *l = current_listener(c, err, errlen);
+    if (l == NULL)
+        return -1;
+    char **grown = realloc(l->ws_origins, (l->ws_origin_count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return fail(err, errlen, "out of memory");
+    l->ws_origins = grown;
+    if ((grown[l->ws_origin_count] = strdup(value)) == NULL)
+        return fail(err, errlen, "out of memory");
+    l->ws_origin_count++;
+    return 0;
+}
+
+static int set_websockets_max_frame_size(struct mq_config *c, const char *key, const char *value,
+                                         int depth, char *err, size_t errlen)
+{
+    uint64_t v;
+    if (!parse_with_unit(value, size_units, &v) || v > UINT64_MAX / 2)
+        return fail(err, errlen, "%s: '%.100s' is not a size in bytes (suffix k, M or G allowed)",
+                    key, value);
+    struct mq_listener_config *l = current_listener(c, err, errlen);
+    if (l == NULL)
+        return -1;
+    l->ws_max_frame_size = v;
+    return 0;
+}
+
 /* Mosquitto's logging keys: harmless to accept, since log_level decides what mqttd prints. */
 static int accept_logging_bool(struct mq_config *c, const char *key, const char *value, int depth,
                                char *err, size_t errlen)
@@ -587,6 +620,8 @@ static const struct key_def keys[] = {
     HANDLER_KEY("ciphers", set_listener_string),
     HANDLER_KEY("require_certificate", set_listener_bool),
     HANDLER_KEY("use_identity_as_username", set_listener_bool),
+    HANDLER_KEY("websockets_origin", add_websockets_origin),
+    HANDLER_KEY("websockets_max_frame_size", set_websockets_max_frame_size),
     HANDLER_KEY("include_dir", include_dir),
     HANDLER_KEY("per_listener_settings", accept_per_listener_settings),
     HANDLER_KEY("log_type", accept_log_type),

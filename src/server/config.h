@@ -37,6 +37,11 @@ struct mq_listener_config {
     char *certfile, *keyfile, *cafile, *capath, *tls_version, *ciphers;
     bool require_certificate, use_identity_as_username;
     int allow_anonymous; /* -1 = inherit the global setting, else 0 or 1 */
+    /* WebSocket: the Origin values accepted (key websockets_origin, repeatable; none = any),
+     * and the largest frame payload accepted (websockets_max_frame_size; 0 = no limit). */
+    char **ws_origins;
+    size_t ws_origin_count;
+    uint64_t ws_max_frame_size;
 };
 
 struct mq_config {
