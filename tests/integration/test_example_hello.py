@@ -75,20 +75,21 @@ class HelloBroker:
 class Client:
     """A Paho MQTT 5 client with its network loop in a thread; messages arrive in a queue."""
 
-    def __init__(self, port, client_id):
+    def __init__(self, port, client_id, protocol=paho.MQTTv5):
         self.messages = queue.Queue()
         self.acks = queue.Queue()
         self.port = port
-        self.c = paho.Client(client_id=client_id, protocol=paho.MQTTv5)
+        self.c = paho.Client(client_id=client_id, protocol=protocol)
         self.c.on_connect = lambda _c, _u, _f, rc, props=None: self.acks.put(rc)
         self.c.on_subscribe = lambda _c, _u, mid, rcs, props=None: self.acks.put(rcs)
         self.c.on_message = lambda _c, _u, msg: self.messages.put(msg)
 
     def connect(self):
-        """Returns the CONNACK reason code as an int."""
+        """Returns the CONNACK reason code (MQTT 5) or return code (3.1.1) as an int."""
         self.c.connect("127.0.0.1", self.port, keepalive=30)
         self.c.loop_start()
-        return int(self.acks.get(timeout=5).value)
+        rc = self.acks.get(timeout=5)
+        return int(getattr(rc, "value", rc))
 
     def subscribe(self, topic_filter):
         self.c.subscribe(topic_filter, qos=1)
@@ -130,6 +131,11 @@ class HelloBrokerExample(unittest.TestCase):
         c = Client(self.broker.port, "banned-sensor")
         self.addCleanup(c.c.loop_stop)
         self.assertEqual(c.connect(), 0x87)
+
+    def test_banned_v311_client_gets_return_code_5_not_authorized(self):
+        c = Client(self.broker.port, "banned-old-sensor", protocol=paho.MQTTv311)
+        self.addCleanup(c.c.loop_stop)
+        self.assertEqual(c.connect(), 5)
 
     def test_client_id_containing_banned_later_is_accepted(self):
         self.client("not-banned")
