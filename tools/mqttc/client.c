@@ -15,6 +15,7 @@
 
 #include "bytebuf.h"
 #include "net.h"
+#include "net_tls.h"
 #include "trace.h"
 
 /* What we wait for on one of our packet identifiers. */
@@ -35,6 +36,7 @@ struct alias_topic {
 struct mqttc_client {
     struct mqttc_callbacks cb;
     int fd;
+    struct net_tls *tls; /* NULL on plain TCP */
     uint8_t version;
     bool debug;
     bool in_loop;
@@ -113,7 +115,9 @@ struct mqttc_client *mqttc_client_new(const struct mqttc_callbacks *cb)
 static int flush_some(struct mqttc_client *c)
 {
     while (bytebuf_len(&c->out) > 0) {
-        ssize_t n = write(c->fd, c->out.data + c->out.start, bytebuf_len(&c->out));
+        const uint8_t *head = c->out.data + c->out.start;
+        ssize_t n = c->tls ? net_tls_write(c->tls, head, bytebuf_len(&c->out))
+                           : write(c->fd, head, bytebuf_len(&c->out));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -412,7 +416,9 @@ static int read_available(struct mqttc_client *c)
     for (;;) {
         if (bytebuf_reserve(&c->in, 16384) < 0)
             return fail(c, -ENOMEM, "Out of memory");
-        ssize_t n = read(c->fd, c->in.data + c->in.end, c->in.cap - c->in.end);
+        uint8_t *tail = c->in.data + c->in.end;
+        size_t room = c->in.cap - c->in.end;
+        ssize_t n = c->tls ? net_tls_read(c->tls, tail, room) : read(c->fd, tail, room);
         if (n > 0) {
             c->in.end += (size_t)n;
             continue;
@@ -600,6 +606,12 @@ int mqttc_client_connect(struct mqttc_client *c, const struct mqttc_connect_opti
     c->fd = net_connect(o->host, o->port, o->timeout_ms, c->error, sizeof c->error);
     if (c->fd < 0)
         return -ECONNREFUSED;
+    if (o->tls && net_tls_start(c->fd, o->host, o->tls, o->timeout_ms, &c->tls, c->error,
+                                sizeof c->error) < 0) {
+        close(c->fd);
+        c->fd = -1;
+        return -ECONNREFUSED;
+    }
     c->server.keep_alive = o->keep_alive;
 
     struct mq_packet p = {.type = MQ_CONNECT};
@@ -739,6 +751,8 @@ int mqttc_client_disconnect(struct mqttc_client *c, uint8_t reason_code, const m
         else
             rc = flush_some(c);
     }
+    net_tls_close(c->tls);
+    c->tls = NULL;
     close(c->fd);
     c->fd = -1;
     return rc;
@@ -763,6 +777,7 @@ void mqttc_client_free(struct mqttc_client *c)
 {
     if (!c)
         return;
+    net_tls_close(c->tls);
     if (c->fd >= 0)
         close(c->fd);
     reset_state(c);

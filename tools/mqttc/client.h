@@ -28,6 +28,8 @@
 
 #include "codec/codec.h"
 
+struct net_tls_options; /* net_tls.h */
+
 /* The will message; `topic` NULL means none. Pointers are borrowed for the connect call. */
 struct mqttc_will {
     const char *topic;
@@ -50,8 +52,9 @@ struct mqttc_connect_options {
     bool clean_start;
     mq_props props; /* CONNECT properties (v5 only) */
     struct mqttc_will will;
-    int timeout_ms; /* for the TCP connect and for the CONNACK */
-    bool debug;     /* trace packets on stdout like mosquitto's -d */
+    int timeout_ms;                    /* for the TCP connect and for the CONNACK */
+    const struct net_tls_options *tls; /* NULL: plain TCP; borrowed for the connect call */
+    bool debug;                        /* trace packets on stdout like mosquitto's -d */
 };
 
 /* A message received. Every pointer is valid only during the on_message call. */

@@ -102,8 +102,11 @@ static int apply_url(struct mqttc_options *o, const char *url)
     if (url_parse(url, &o->url, err, sizeof err) < 0)
         return usage_error("%s", err);
     o->host = o->url.host;
-    if (o->url.port)
+    if (o->url.port) {
         o->port = o->url.port;
+        o->port_given = true;
+    }
+    o->use_tls |= o->url.tls;
     if (o->url.username)
         o->username = o->url.username;
     if (o->url.password)
@@ -147,6 +150,7 @@ static int parse_valued(struct mqttc_options *o, const char *flag, const char *v
         if (parse_long(v, 1, 65535, &n) < 0)
             return usage_error("Invalid port \"%s\".", v);
         o->port = v;
+        o->port_given = true;
     } else if (strcmp(flag, "-t") == 0) {
         if (sub)
             return push_filter(&o->topics, &o->topic_count, v);
@@ -184,6 +188,14 @@ static int parse_valued(struct mqttc_options *o, const char *flag, const char *v
         o->session_expiry = (uint32_t)n;
     } else if (strcmp(flag, "-L") == 0) {
         return apply_url(o, v);
+    } else if (strcmp(flag, "--cafile") == 0) {
+        o->tls.cafile = v;
+        o->use_tls = true;
+    } else if (strcmp(flag, "--cert") == 0) {
+        o->tls.certfile = v;
+        o->use_tls = true;
+    } else if (strcmp(flag, "--key") == 0) {
+        o->tls.keyfile = v;
     } else if (strcmp(flag, "--will-topic") == 0) {
         if (has_wildcard(v))
             return usage_error("Invalid will topic \"%s\": no wildcards allowed.", v);
@@ -226,6 +238,8 @@ static int parse_switch(struct mqttc_options *o, const char *flag)
         o->persistent = true;
     else if (strcmp(flag, "--will-retain") == 0)
         o->will_retain = true;
+    else if (strcmp(flag, "--insecure") == 0)
+        o->tls.insecure = true;
     else if (!sub && strcmp(flag, "-r") == 0)
         o->retain = true;
     else if (!sub && strcmp(flag, "-l") == 0)
@@ -251,6 +265,10 @@ static int parse_switch(struct mqttc_options *o, const char *flag)
 
 static int finish(struct mqttc_options *o)
 {
+    if (o->use_tls && !o->port_given)
+        o->port = "8883";
+    if (o->tls.keyfile && !o->tls.certfile)
+        return usage_error("--key needs --cert%s.", "");
     if (o->mode == OPTIONS_PUB && (!o->topic || o->payload == PAYLOAD_UNSET))
         return usage_error("Both topic and message must be supplied (-t and one of "
                            "-m, -f, -l, -n, -s)%s.",
@@ -338,6 +356,7 @@ void options_connect(const struct mqttc_options *o, struct mqttc_connect_options
     co->props = o->props.props[PROPS_CONNECT];
     co->timeout_ms = 10000;
     co->debug = o->debug;
+    co->tls = o->use_tls ? &o->tls : NULL;
     if (o->will_topic) {
         co->will.topic = o->will_topic;
         co->will.payload = (const uint8_t *)o->will_payload;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "client.h"
+#include "net_tls.h"
 #include "props.h"
 #include "url.h"
 
@@ -71,6 +72,9 @@ struct mqttc_options {
     struct props_set props;
     bool props_given; /* any -D */
     struct url_parts url;
+    bool port_given;
+    bool use_tls; /* mqtts://, --cafile or --cert */
+    struct net_tls_options tls;
 };
 
 /*

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const later_schemes[] = {"mqtts", "ws", "wss", "quic"};
+static const char *const later_schemes[] = {"ws", "wss", "quic"};
 
 static int parse_host_port(struct url_parts *out, char *hostport, char *err, size_t errlen)
 {
@@ -54,16 +54,18 @@ int url_parse(const char *url, struct url_parts *out, char *err, size_t errlen)
         return -1;
     }
     size_t scheme_len = (size_t)(sep - url);
-    if (scheme_len != 4 || strncmp(url, "mqtt", 4) != 0) {
+    bool tls = scheme_len == 5 && strncmp(url, "mqtts", 5) == 0;
+    if (!tls && (scheme_len != 4 || strncmp(url, "mqtt", 4) != 0)) {
         for (size_t i = 0; i < sizeof later_schemes / sizeof later_schemes[0]; i++)
             if (strlen(later_schemes[i]) == scheme_len &&
                 strncmp(url, later_schemes[i], scheme_len) == 0) {
-                snprintf(err, errlen, "URL scheme \"%s\" is not supported yet (only mqtt://)",
+                snprintf(err, errlen,
+                         "URL scheme \"%s\" is not supported yet (only mqtt:// and mqtts://)",
                          later_schemes[i]);
                 return -1;
             }
-        snprintf(err, errlen, "Unknown URL scheme \"%.*s\" (expected mqtt://)", (int)scheme_len,
-                 url);
+        snprintf(err, errlen, "Unknown URL scheme \"%.*s\" (expected mqtt:// or mqtts://)",
+                 (int)scheme_len, url);
         return -1;
     }
     out->storage = strdup(sep + 3);
@@ -71,6 +73,7 @@ int url_parse(const char *url, struct url_parts *out, char *err, size_t errlen)
         snprintf(err, errlen, "Out of memory");
         return -1;
     }
+    out->tls = tls;
     char *rest = out->storage;
     char *slash = strchr(rest, '/');
     if (!slash || slash[1] == '\0') {

@@ -1,11 +1,12 @@
 /*
  * The -L option: mqtt://[user[:password]@]host[:port]/topic, as mosquitto_pub/sub take it.
- * Other schemes (mqtts, ws, wss, quic) are recognised and refused by name until the client has
- * those transports.
+ * mqtts:// is the same over TLS (default port 8883). Other schemes (ws, wss, quic) are recognised
+ * and refused by name until the client has those transports.
  */
 #ifndef MQTTC_URL_H
 #define MQTTC_URL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The parts of a URL; every pointer is into `storage` (owned, freed by url_free) or NULL. */
@@ -16,6 +17,7 @@ struct url_parts {
     const char *host;
     const char *port; /* NULL: the default, 1883 */
     const char *topic;
+    bool tls; /* mqtts:// */
 };
 
 /* Returns 0, or -1 with a message in err[errlen]. */
