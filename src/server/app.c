@@ -287,6 +287,23 @@ static int prepare_listeners(mqttd_app *app, char *err, size_t errlen)
             l->layer_state_free[0] = ws_settings_free;
             l->layer_count = 1;
             break;
+        case MQ_TRANSPORT_WSS: {
+            struct tls_listener *tls;
+            if (tls_listener_new(c, &tls, err, errlen) != 0)
+                return -1;
+            l->layer_states[0] = tls;
+            l->layers[0] = tls_layer_new;
+            l->layer_state_free[0] = tls_listener_free;
+            l->layer_count = 1;
+            if ((l->layer_states[1] = ws_settings_new(c)) == NULL) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            l->layers[1] = ws_layer_new;
+            l->layer_state_free[1] = ws_settings_free;
+            l->layer_count = 2;
+            break;
+        }
         default:
             snprintf(err, errlen, "listener on port %u: this transport is not available yet",
                      c->port);
