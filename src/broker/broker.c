@@ -320,10 +320,10 @@ static void redeliver_shared(struct broker *b, struct delivery *d, const struct 
 void broker_session_end(struct broker *b, struct session *s, uint64_t now_ms)
 {
     pthread_mutex_lock(&b->registry_lock);
-    pthread_mutex_lock(&s->lock);
+    mq_lock_acquire(&s->lock);
     if (s->conn || s->ended) {
         /* A connection resumed it meanwhile (or it already ended): it lives on. */
-        pthread_mutex_unlock(&s->lock);
+        mq_lock_release(&s->lock);
         pthread_mutex_unlock(&b->registry_lock);
         return;
     }
@@ -336,7 +336,7 @@ void broker_session_end(struct broker *b, struct session *s, uint64_t now_ms)
     struct session_subscription *subs = s->subscriptions;
     s->subscriptions = NULL;
     s->subscription_count = 0;
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
     pthread_mutex_unlock(&b->registry_lock);
 
     pthread_rwlock_wrlock(&b->tree_lock);
@@ -387,7 +387,7 @@ static bool grow(void **array, size_t *cap, size_t count, size_t size)
 static void sweep_one(void *ctx, struct session *s)
 {
     struct sweep *sw = ctx;
-    pthread_mutex_lock(&s->lock);
+    mq_lock_acquire(&s->lock);
     if (!s->conn) {
         if (s->will && s->will_at_ms && s->will_at_ms <= sw->now_ms &&
             grow((void **)&sw->wills, &sw->will_cap, sw->will_count, sizeof *sw->wills)) {
@@ -400,7 +400,7 @@ static void sweep_one(void *ctx, struct session *s)
             sw->expired[sw->expired_count++] = session_ref(s);
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
 }
 
 void broker_sweep(struct broker *b, uint64_t now_ms)

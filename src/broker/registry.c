@@ -1,6 +1,7 @@
 /*
  * The session registry: client identifier -> session, a chained hash table that doubles when
- * it fills. Guarded by broker.registry_lock; it owns one reference to each session in it.
+ * it fills. The chain links live in the sessions themselves (no allocation per entry). Guarded
+ * by broker.registry_lock; it owns one reference to each session in it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +9,8 @@
 #include "broker/broker.h"
 #include "session/session.h"
 
-struct registry_entry {
-    struct registry_entry *next;
-    uint32_t hash;
-    struct session *session;
-};
-
 struct registry {
-    struct registry_entry **buckets;
+    struct session **buckets;
     size_t bucket_count; /* a power of two */
     size_t count;
 };
@@ -47,12 +42,11 @@ void registry_free(struct registry *r, void (*release)(struct session *))
     if (!r)
         return;
     for (size_t i = 0; i < r->bucket_count; i++) {
-        struct registry_entry *e = r->buckets[i];
-        while (e) {
-            struct registry_entry *next = e->next;
-            release(e->session);
-            free(e);
-            e = next;
+        struct session *s = r->buckets[i];
+        while (s) {
+            struct session *next = s->registry_next;
+            release(s);
+            s = next;
         }
     }
     free(r->buckets);
@@ -62,26 +56,26 @@ void registry_free(struct registry *r, void (*release)(struct session *))
 struct session *registry_get(struct registry *r, const char *client_id, uint16_t len)
 {
     uint32_t h = hash_bytes(client_id, len);
-    for (struct registry_entry *e = r->buckets[h & (r->bucket_count - 1)]; e; e = e->next)
-        if (e->hash == h && e->session->client_id_len == len &&
-            memcmp(e->session->client_id, client_id, len) == 0)
-            return e->session;
+    for (struct session *s = r->buckets[h & (r->bucket_count - 1)]; s; s = s->registry_next)
+        if (s->registry_hash == h && s->client_id_len == len &&
+            memcmp(s->client_id, client_id, len) == 0)
+            return s;
     return NULL;
 }
 
 static void grow(struct registry *r)
 {
     size_t n = r->bucket_count * 2;
-    struct registry_entry **b = calloc(n, sizeof *b);
+    struct session **b = calloc(n, sizeof *b);
     if (!b)
         return; /* keep the longer chains; still correct */
     for (size_t i = 0; i < r->bucket_count; i++) {
-        struct registry_entry *e = r->buckets[i];
-        while (e) {
-            struct registry_entry *next = e->next;
-            e->next = b[e->hash & (n - 1)];
-            b[e->hash & (n - 1)] = e;
-            e = next;
+        struct session *s = r->buckets[i];
+        while (s) {
+            struct session *next = s->registry_next;
+            s->registry_next = b[s->registry_hash & (n - 1)];
+            b[s->registry_hash & (n - 1)] = s;
+            s = next;
         }
     }
     free(r->buckets);
@@ -91,30 +85,25 @@ static void grow(struct registry *r)
 
 int registry_put(struct registry *r, struct session *s)
 {
-    struct registry_entry *e = malloc(sizeof *e);
-    if (!e)
-        return -1;
     if (r->count >= r->bucket_count)
         grow(r);
-    e->hash = hash_bytes(s->client_id, s->client_id_len);
-    e->session = session_ref(s);
-    e->next = r->buckets[e->hash & (r->bucket_count - 1)];
-    r->buckets[e->hash & (r->bucket_count - 1)] = e;
+    s->registry_hash = hash_bytes(s->client_id, s->client_id_len);
+    struct session **bucket = &r->buckets[s->registry_hash & (r->bucket_count - 1)];
+    s->registry_next = *bucket;
+    *bucket = session_ref(s);
     r->count++;
     return 0;
 }
 
 void registry_remove(struct registry *r, struct session *s)
 {
-    uint32_t h = hash_bytes(s->client_id, s->client_id_len);
-    struct registry_entry **p = &r->buckets[h & (r->bucket_count - 1)];
-    for (; *p; p = &(*p)->next) {
-        if ((*p)->session == s) {
-            struct registry_entry *e = *p;
-            *p = e->next;
+    struct session **p = &r->buckets[s->registry_hash & (r->bucket_count - 1)];
+    for (; *p; p = &(*p)->registry_next) {
+        if (*p == s) {
+            *p = s->registry_next;
+            s->registry_next = NULL;
             r->count--;
             session_unref(s);
-            free(e);
             return;
         }
     }
@@ -128,6 +117,6 @@ size_t registry_count(const struct registry *r)
 void registry_each(struct registry *r, void (*fn)(void *ctx, struct session *s), void *ctx)
 {
     for (size_t i = 0; i < r->bucket_count; i++)
-        for (struct registry_entry *e = r->buckets[i]; e; e = e->next)
-            fn(ctx, e->session);
+        for (struct session *s = r->buckets[i]; s; s = s->registry_next)
+            fn(ctx, s);
 }

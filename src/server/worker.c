@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker/broker.h"
 #include "server/listener.h"
@@ -133,13 +134,18 @@ static void on_grace_expired(uv_timer_t *t)
     }
 }
 
+static void close_listener_fd(uv_handle_t *h)
+{
+    close(((struct worker_listener *)h->data)->fd);
+}
+
 static void begin_stop(struct worker *w, unsigned grace_ms)
 {
     if (w->stopping)
         return;
     w->stopping = true;
     for (size_t i = 0; i < w->listener_count; i++)
-        uv_close((uv_handle_t *)&w->listeners[i].handle, NULL);
+        uv_close((uv_handle_t *)&w->listeners[i].handle, close_listener_fd);
     struct conn *c = w->conns;
     while (c) {
         struct conn *next = c->worker_next;
@@ -203,6 +209,7 @@ int worker_init(struct worker *w, unsigned index, struct broker *b,
     pthread_mutex_init(&w->inbox_lock, NULL);
     if (uv_loop_init(&w->loop) != 0)
         return -1;
+    w->loop.data = w; /* how a connection's handle finds its worker */
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
     uv_check_init(&w->loop, &w->flush_check);
@@ -217,12 +224,13 @@ int worker_init(struct worker *w, unsigned index, struct broker *b,
         return -1;
     for (size_t i = 0; i < listener_count; i++) {
         struct worker_listener *l = &w->listeners[i];
-        uv_tcp_init(&w->loop, &l->handle);
-        l->handle.data = l;
+        l->fd = listen_fds[i];
         l->worker = w;
         l->listener = &listeners[i];
-        if (uv_tcp_open(&l->handle, listen_fds[i]) != 0 ||
-            uv_listen((uv_stream_t *)&l->handle, 4096, tcp_on_connection) != 0)
+        if (uv_poll_init(&w->loop, &l->handle, l->fd) != 0)
+            return -1;
+        l->handle.data = l;
+        if (uv_poll_start(&l->handle, UV_READABLE, tcp_on_acceptable) != 0)
             return -1;
     }
     return 0;

@@ -22,7 +22,8 @@ struct worker;
 
 /* One listening socket of one worker. */
 struct worker_listener {
-    uv_tcp_t handle;
+    uv_poll_t handle;
+    int fd;
     struct worker *worker;
     const struct listener *listener;
 };

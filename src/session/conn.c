@@ -14,7 +14,7 @@
 #include "session/session.h"
 
 struct conn *conn_new(struct broker *b, const struct conn_transport *t, void *transport_ctx,
-                      const char *peer, uint64_t now_ms)
+                      uint64_t now_ms)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -22,17 +22,36 @@ struct conn *conn_new(struct broker *b, const struct conn_transport *t, void *tr
     atomic_init(&c->refs, 1);
     atomic_init(&c->kicked, false);
     atomic_init(&c->write_backlog, 0);
+    mq_lock_init(&c->out_lock);
     c->broker = b;
     c->transport = t;
     c->transport_ctx = transport_ctx;
-    snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "");
     c->state = CONN_AWAIT_CONNECT;
-    c->opened_at_ms = c->last_packet_ms = now_ms;
+    c->last_packet_ms = now_ms;
     c->max_packet_out = MQ_MAX_PACKET_SIZE;
     c->request_problem_info = true;
     c->disconnect_reason = MQ_RC_UNSPECIFIED_ERROR; /* until a DISCONNECT says otherwise */
-    pthread_mutex_init(&c->out_lock, NULL);
     return c;
+}
+
+const char *conn_peer(const struct conn *c)
+{
+    static _Thread_local char text[64];
+    if (c->transport->peer_name)
+        c->transport->peer_name(c, text, sizeof text);
+    else
+        snprintf(text, sizeof text, "unknown peer");
+    return text;
+}
+
+static void out_lock(struct conn *c)
+{
+    mq_lock_acquire(&c->out_lock);
+}
+
+static void out_unlock(struct conn *c)
+{
+    mq_lock_release(&c->out_lock);
 }
 
 struct conn *conn_ref(struct conn *c)
@@ -45,28 +64,37 @@ void conn_unref(struct conn *c)
 {
     if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
-    if (c->alias_in) {
-        for (unsigned i = 0; i <= c->alias_in_max; i++)
-            free((void *)c->alias_in[i].data);
-        free(c->alias_in);
+    struct topic_aliases *a = c->aliases;
+    if (a) {
+        if (a->in)
+            for (unsigned i = 0; i <= c->alias_in_max; i++)
+                free((void *)a->in[i].data);
+        free(a->in);
+        for (unsigned i = 0; i < a->out_count; i++)
+            free(a->out[i].topic);
+        free(a->out);
+        free(a);
     }
-    for (unsigned i = 0; i < c->alias_out_count; i++)
-        free(c->alias_out[i].topic);
-    free(c->alias_out);
     session_unref(c->session);
     free(c->username);
     free(c->identity);
     free(c->in);
     free(c->out);
-    pthread_mutex_destroy(&c->out_lock);
     free(c);
+}
+
+struct topic_aliases *conn_aliases(struct conn *c)
+{
+    if (!c->aliases)
+        c->aliases = calloc(1, sizeof *c->aliases);
+    return c->aliases;
 }
 
 void conn_client_info(const struct conn *c, mqttd_client *out)
 {
     out->client_id = c->session ? c->session->client_id : "";
     out->username = c->username;
-    out->peer = c->peer;
+    out->peer = conn_peer(c);
     out->protocol_version = c->version;
 }
 
@@ -75,10 +103,10 @@ struct session *conn_lock_session(struct conn *c)
     struct session *s = c->session;
     if (!s)
         return NULL;
-    pthread_mutex_lock(&s->lock);
+    mq_lock_acquire(&s->lock);
     if (s->conn == c)
         return s;
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
     return NULL;
 }
 
@@ -87,14 +115,16 @@ static bool out_reserve(struct conn *c, size_t extra)
 {
     if (c->out_len + extra <= c->out_cap)
         return true;
-    size_t cap = c->out_cap ? c->out_cap : 256;
+    if (c->out_len + extra > UINT32_MAX)
+        return false;
+    uint64_t cap = c->out_cap ? c->out_cap : 256;
     while (cap < c->out_len + extra)
         cap *= 2;
     uint8_t *out = realloc(c->out, cap);
     if (!out)
         return false;
     c->out = out;
-    c->out_cap = cap;
+    c->out_cap = (uint32_t)cap;
     return true;
 }
 
@@ -105,7 +135,7 @@ static void out_commit_unlock(struct conn *c, size_t added)
     bool schedule = !c->flush_scheduled;
     c->flush_scheduled = true;
     atomic_fetch_add_explicit(&c->write_backlog, added, memory_order_relaxed);
-    pthread_mutex_unlock(&c->out_lock);
+    out_unlock(c);
     atomic_fetch_add_explicit(&c->broker->stats.bytes_sent, added, memory_order_relaxed);
     if (schedule)
         c->transport->schedule_flush(c);
@@ -113,13 +143,13 @@ static void out_commit_unlock(struct conn *c, size_t added)
 
 void conn_write(struct conn *c, const uint8_t *data, size_t len)
 {
-    pthread_mutex_lock(&c->out_lock);
+    out_lock(c);
     if (!out_reserve(c, len)) {
-        pthread_mutex_unlock(&c->out_lock);
+        out_unlock(c);
         return;
     }
     memcpy(c->out + c->out_len, data, len);
-    c->out_len += len;
+    c->out_len += (uint32_t)len;
     out_commit_unlock(c, len);
 }
 
@@ -133,26 +163,26 @@ int conn_send_packet(struct conn *c, const struct mq_packet *p)
 
 int conn_send_sized(struct conn *c, const struct mq_packet *p, size_t size)
 {
-    pthread_mutex_lock(&c->out_lock);
+    out_lock(c);
     if (!out_reserve(c, (size_t)size)) {
-        pthread_mutex_unlock(&c->out_lock);
+        out_unlock(c);
         return -MQ_RC_UNSPECIFIED_ERROR;
     }
     mq_encode(p, c->version, c->out + c->out_len, (size_t)size);
-    c->out_len += (size_t)size;
+    c->out_len += (uint32_t)size;
     out_commit_unlock(c, (size_t)size);
     return 0;
 }
 
 uint8_t *conn_take_output(struct conn *c, size_t *len)
 {
-    pthread_mutex_lock(&c->out_lock);
+    out_lock(c);
     uint8_t *out = c->out;
     *len = c->out_len;
     c->out = NULL;
     c->out_len = c->out_cap = 0;
     c->flush_scheduled = false;
-    pthread_mutex_unlock(&c->out_lock);
+    out_unlock(c);
     return out;
 }
 
@@ -194,8 +224,8 @@ void conn_disconnect(struct conn *c, uint8_t reason, const char *reason_string)
         conn_send_packet(c, &p);
     }
     c->disconnect_reason = reason;
-    log_debug("%s: disconnecting: %s (0x%02x)%s%s", c->peer, mq_reason_code_name(reason), reason,
-              reason_string ? ": " : "", reason_string ? reason_string : "");
+    log_debug("%s: disconnecting: %s (0x%02x)%s%s", conn_peer(c), mq_reason_code_name(reason),
+              reason, reason_string ? ": " : "", reason_string ? reason_string : "");
     begin_close(c);
 }
 
@@ -215,7 +245,7 @@ static void refuse_undecodable_connect(struct conn *c, const struct mq_packet *p
         struct mq_packet ack = {.type = MQ_CONNACK, .u.connack = {.reason_code = (uint8_t)-rc}};
         conn_send_packet(c, &ack);
     }
-    log_info("%s: CONNECT refused: %s", c->peer, mq_reason_code_name((unsigned)-rc));
+    log_info("%s: CONNECT refused: %s", conn_peer(c), mq_reason_code_name((unsigned)-rc));
     begin_close(c);
 }
 
@@ -259,7 +289,7 @@ static bool handle_packet(struct conn *c, const uint8_t *buf, size_t len, uint64
     if (c->state == CONN_AWAIT_CONNECT) {
         if ((buf[0] >> 4) != MQ_CONNECT) {
             /* The first packet from a client must be CONNECT [MQTT-3.1.0-1]. */
-            log_info("%s: first packet is %s, not CONNECT: closing", c->peer,
+            log_info("%s: first packet is %s, not CONNECT: closing", conn_peer(c),
                      mq_packet_type_name(buf[0] >> 4));
             begin_close(c);
             return false;
@@ -330,7 +360,7 @@ void conn_feed(struct conn *c, const uint8_t *data, size_t len, uint64_t now_ms)
     }
     /* Keep only the partial packet; the buffer is freed as soon as it is consumed. */
     if (c->in_len + len > c->in_cap) {
-        size_t cap = c->in_cap ? c->in_cap : 1024;
+        uint64_t cap = c->in_cap ? c->in_cap : 1024;
         while (cap < c->in_len + len)
             cap *= 2;
         uint8_t *in = realloc(c->in, cap);
@@ -360,8 +390,8 @@ void conn_feed(struct conn *c, const uint8_t *data, size_t len, uint64_t now_ms)
 void conn_tick(struct conn *c, uint64_t now_ms)
 {
     if (c->state == CONN_AWAIT_CONNECT) {
-        if (now_ms - c->opened_at_ms >= c->broker->config->connect_timeout_ms) {
-            log_info("%s: no CONNECT within %u ms: closing", c->peer,
+        if (now_ms - c->last_packet_ms >= c->broker->config->connect_timeout_ms) {
+            log_info("%s: no CONNECT within %u ms: closing", conn_peer(c),
                      c->broker->config->connect_timeout_ms);
             begin_close(c);
         }
@@ -415,7 +445,7 @@ void conn_transport_closed(struct conn *c, uint64_t now_ms)
     }
     if (!end_now && s->expiry_interval_s != UINT32_MAX)
         s->expires_at_ms = now_ms + (uint64_t)s->expiry_interval_s * 1000u;
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
     if (will_now)
         broker_publish_will(b, will_now, now_ms);
     if (end_now)

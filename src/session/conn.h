@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "codec/codec.h"
+#include "session/lock.h"
 #include "mqttd.h"
 
 struct broker;
@@ -42,6 +43,9 @@ struct conn_transport {
     void (*post_kick)(struct conn *c);
     /* Writes pending output now (owner thread, called by the worker once per iteration). */
     void (*flush)(struct conn *c);
+    /* Formats the peer's address for logs and handlers ("ADDRESS:PORT"); may be NULL. Asked
+     * for when needed rather than stored: an idle connection keeps no text. */
+    void (*peer_name)(const struct conn *c, char *buf, size_t len);
 };
 
 enum conn_state {
@@ -57,12 +61,18 @@ struct alias_out {
     char *topic;
 };
 
+/* Both directions' topic alias tables of one connection. */
+struct topic_aliases {
+    mq_bytes *in; /* alias -> topic (owned copies), alias_in_max + 1 slots */
+    struct alias_out *out;
+    uint16_t out_count;
+};
+
 struct conn {
     atomic_uint refs;
     struct broker *broker;
     const struct conn_transport *transport;
     void *transport_ctx;
-    char peer[64];
 
     enum conn_state state;
     uint8_t version;
@@ -74,32 +84,30 @@ struct conn {
     char *identity; /* authenticated by the transport (TLS client certificate), or NULL */
     const struct mq_listener_config *listener; /* NULL in tests: global settings apply */
 
-    uint64_t opened_at_ms;
-    uint64_t last_packet_ms;
-    uint16_t keep_alive_s;   /* effective (after Server Keep Alive) */
-    uint32_t max_packet_out; /* client's Maximum Packet Size */
-    uint16_t alias_in_max;   /* ours, as sent in CONNACK */
-    uint16_t alias_out_max;  /* min(client's Topic Alias Maximum, ours) */
-    uint16_t alias_out_count;
-    mq_bytes *alias_in; /* alias -> topic (owned copies), allocated on first use */
-    struct alias_out *alias_out;
-    uint16_t qos12_unacked_in; /* inbound QoS 2 awaiting PUBREL, against our Receive Maximum */
+    uint64_t last_packet_ms;       /* or when the connection opened, until its first packet */
+    uint16_t keep_alive_s;         /* effective (after Server Keep Alive) */
+    uint32_t max_packet_out;       /* client's Maximum Packet Size */
+    uint16_t alias_in_max;         /* ours, as sent in CONNACK */
+    uint16_t alias_out_max;        /* min(client's Topic Alias Maximum, ours) */
+    struct topic_aliases *aliases; /* allocated when the first alias is used */
 
     uint8_t *in;
-    size_t in_len, in_cap;
+    uint32_t in_len, in_cap; /* a partial packet: at most max_packet_size */
 
-    pthread_mutex_t out_lock;
+    mq_lock out_lock; /* held for a copy into `out` only */
     uint8_t *out;
-    size_t out_len, out_cap;
+    uint32_t out_len, out_cap; /* beyond 4 GiB waiting the client is not reading: dropped */
     bool flush_scheduled;
     atomic_size_t write_backlog; /* bytes not yet written: output buffer + transport queue */
 
     struct conn *worker_prev, *worker_next; /* the owner's list of connections */
 };
 
-/* Creates a connection engine with one reference. `peer` is for logs and handlers. */
+/* Creates a connection engine with one reference. */
 struct conn *conn_new(struct broker *b, const struct conn_transport *t, void *transport_ctx,
-                      const char *peer, uint64_t now_ms);
+                      uint64_t now_ms);
+/* The peer's address as text, in a buffer of the calling thread valid until its next call. */
+const char *conn_peer(const struct conn *c);
 struct conn *conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
 
@@ -139,6 +147,9 @@ int conn_send_sized(struct conn *c, const struct mq_packet *p, size_t size);
 /* Sends DISCONNECT with `reason` (v5 only; a reason string when problem information is on) and
  * closes. For 3.1/3.1.1 the connection is just closed, as those specs say. */
 void conn_disconnect(struct conn *c, uint8_t reason, const char *reason_string);
+
+/* The connection's alias tables, allocated on first use; NULL when out of memory. */
+struct topic_aliases *conn_aliases(struct conn *c);
 
 /* Encodes and sends one delivery as PUBLISH (session lock held). Returns 0 when sent, 1 when it
  * was dropped because it exceeds the client's Maximum Packet Size. */

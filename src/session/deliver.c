@@ -24,29 +24,31 @@ static uint16_t alias_lookup(struct conn *c, const uint8_t *topic, uint16_t len,
                              bool *is_new)
 {
     *is_new = false;
-    if (!c->alias_out_max)
+    struct topic_aliases *aliases = c->alias_out_max ? conn_aliases(c) : NULL;
+    if (!aliases)
         return 0;
     uint32_t h = *hash = topic_hash(topic, len);
-    for (uint16_t i = 0; i < c->alias_out_count; i++) {
-        struct alias_out *a = &c->alias_out[i];
+    for (uint16_t i = 0; i < aliases->out_count; i++) {
+        struct alias_out *a = &aliases->out[i];
         if (a->hash == h && a->topic_len == len && memcmp(a->topic, topic, len) == 0)
             return (uint16_t)(i + 1);
     }
-    if (c->alias_out_count == c->alias_out_max)
+    if (aliases->out_count == c->alias_out_max)
         return 0; /* table full: the first topics keep their aliases */
     *is_new = true;
-    return (uint16_t)(c->alias_out_count + 1);
+    return (uint16_t)(aliases->out_count + 1);
 }
 
 static bool alias_commit(struct conn *c, const uint8_t *topic, uint16_t len, uint32_t hash)
 {
-    if (!c->alias_out && !(c->alias_out = calloc(c->alias_out_max, sizeof *c->alias_out)))
+    struct topic_aliases *aliases = c->aliases; /* made by alias_lookup */
+    if (!aliases->out && !(aliases->out = calloc(c->alias_out_max, sizeof *aliases->out)))
         return false;
     char *copy = malloc(len ? len : 1);
     if (!copy)
         return false;
     memcpy(copy, topic, len);
-    c->alias_out[c->alias_out_count++] = (struct alias_out){hash, len, copy};
+    aliases->out[aliases->out_count++] = (struct alias_out){hash, len, copy};
     return true;
 }
 

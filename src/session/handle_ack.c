@@ -40,6 +40,6 @@ int handle_puback(struct conn *c, uint8_t type, const struct mq_ack *p, uint64_t
         delivery_free(session_inflight_find_locked(s, p->packet_id, true));
         session_send_queued_locked(s, now_ms);
     }
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
     return 0;
 }

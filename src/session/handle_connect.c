@@ -46,7 +46,7 @@ static int refuse(struct conn *c, uint8_t reason, const char *why)
         ack.u.connack.props.reason_string = (mq_bytes){(const uint8_t *)why, (uint32_t)strlen(why)};
     }
     conn_send_packet(c, &ack);
-    log_info("%s: CONNECT refused: %s (%s)", c->peer, mq_reason_code_name(reason), why);
+    log_info("%s: CONNECT refused: %s (%s)", conn_peer(c), mq_reason_code_name(reason), why);
     return -reason;
 }
 
@@ -245,7 +245,7 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
     pthread_mutex_lock(&b->registry_lock);
     struct session *s = registry_get(b->registry, client_id, id_len);
     if (s) {
-        pthread_mutex_lock(&s->lock);
+        mq_lock_acquire(&s->lock);
         struct conn *old = s->conn;
         if (old) {
             /* Takeover: the old connection gets DISCONNECT 0x8E and is closed [MQTT-3.1.4-3]. */
@@ -257,7 +257,7 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
         if (p->clean_start) {
             /* Clean Start discards the existing session [MQTT-3.1.2-4]; its will goes out with
              * its end. */
-            pthread_mutex_unlock(&s->lock);
+            mq_lock_release(&s->lock);
             registry_remove(b->registry, session_ref(s));
             ended = s;
             s = NULL;
@@ -272,7 +272,7 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
             s->will_at_ms = 0;
             s->expires_at_ms = 0;
             session_present = true;
-            pthread_mutex_unlock(&s->lock);
+            mq_lock_release(&s->lock);
         }
     }
     if (!s) {
@@ -287,7 +287,7 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
         }
         session_unref(s); /* the registry holds it now */
     }
-    pthread_mutex_lock(&s->lock);
+    mq_lock_acquire(&s->lock);
     s->conn = c;
     atomic_store(&s->online, true);
     s->protocol_version = c->version;
@@ -369,10 +369,10 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
     free(response_info);
     if (session_present)
         session_resume_locked(s, now_ms);
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
     pthread_mutex_unlock(&b->registry_lock);
 
-    log_info("%s: client '%s' connected (MQTT %s, keep alive %u, session %s)", c->peer,
+    log_info("%s: client '%s' connected (MQTT %s, keep alive %u, session %s)", conn_peer(c),
              s->client_id,
              c->version == MQ_V5     ? "5.0"
              : c->version == MQ_V311 ? "3.1.1"

@@ -16,7 +16,7 @@ int handle_disconnect(struct conn *c, const struct mq_disconnect *p, uint64_t no
         if (PROP(&p->props, MQ_PROP_SESSION_EXPIRY_INTERVAL)) {
             if (s->expiry_interval_s == 0 && p->props.session_expiry_interval != 0) {
                 /* Zero at CONNECT cannot become non-zero now [MQTT-3.14.2-2]. */
-                pthread_mutex_unlock(&s->lock);
+                mq_lock_release(&s->lock);
                 return -MQ_RC_PROTOCOL_ERROR;
             }
             s->expiry_interval_s = p->props.session_expiry_interval;
@@ -26,7 +26,7 @@ int handle_disconnect(struct conn *c, const struct mq_disconnect *p, uint64_t no
             message_unref(s->will);
             s->will = NULL;
         }
-        pthread_mutex_unlock(&s->lock);
+        mq_lock_release(&s->lock);
     }
     /* The server closes without sending DISCONNECT back [MQTT-3.14.4-1]. */
     c->state = CONN_CLOSING;

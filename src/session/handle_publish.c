@@ -30,9 +30,11 @@ static int resolve_alias(struct conn *c, const struct mq_publish *p, mq_bytes *t
     uint16_t alias = p->props.topic_alias;
     if (alias == 0 || alias > c->alias_in_max)
         return -MQ_RC_TOPIC_ALIAS_INVALID; /* [MQTT-3.3.2-8], [MQTT-3.3.2-9] */
-    if (!c->alias_in && !(c->alias_in = calloc((size_t)c->alias_in_max + 1, sizeof(mq_bytes))))
+    struct topic_aliases *aliases = conn_aliases(c);
+    if (!aliases ||
+        (!aliases->in && !(aliases->in = calloc((size_t)c->alias_in_max + 1, sizeof(mq_bytes)))))
         return -MQ_RC_UNSPECIFIED_ERROR;
-    mq_bytes *slot = &c->alias_in[alias];
+    mq_bytes *slot = &aliases->in[alias];
     if (p->topic.len == 0) {
         if (!slot->data)
             return -MQ_RC_PROTOCOL_ERROR; /* an alias never set */
@@ -127,17 +129,17 @@ int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
         for (uint32_t i = 0; i < s->qos2_received_count; i++)
             known |= s->qos2_received[i] == p->packet_id;
         if (!known && s->qos2_received_count >= cfg->max_inflight_messages) {
-            pthread_mutex_unlock(&s->lock);
+            mq_lock_release(&s->lock);
             return -MQ_RC_RECEIVE_MAXIMUM_EXCEEDED; /* [MQTT-3.3.4-8] */
         }
         if (known || session_qos2_add_locked(s, p->packet_id) < 0) {
-            pthread_mutex_unlock(&s->lock);
+            mq_lock_release(&s->lock);
             send_ack(c, MQ_PUBREC, p->packet_id, known ? 0 : MQ_RC_UNSPECIFIED_ERROR);
             return 0;
         }
     }
     uint64_t origin = s->serial;
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
 
     atomic_fetch_add_explicit(&b->stats.messages_received, 1, memory_order_relaxed);
     struct message *m = message_from_publish(p, topic.data, (uint16_t)topic.len, now_ms);
@@ -165,7 +167,7 @@ int handle_pubrel(struct conn *c, const struct mq_ack *p, uint64_t now_ms)
     if (!s)
         return 0;
     bool found = session_qos2_remove_locked(s, p->packet_id);
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
     /* An unknown id is answered too, so the client can finish [MQTT-4.3.3-12]. */
     send_ack(c, MQ_PUBCOMP, p->packet_id, found ? 0 : MQ_RC_PACKET_IDENTIFIER_NOT_FOUND);
     return 0;

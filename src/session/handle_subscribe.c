@@ -74,10 +74,10 @@ static uint8_t subscribe_one(struct conn *c, struct session *s, const mq_topic_r
     if (reply.granted_qos >= 0 && reply.granted_qos < qos)
         qos = (uint8_t)reply.granted_qos;
 
-    pthread_mutex_lock(&s->lock);
+    mq_lock_acquire(&s->lock);
     bool known = session_subscription_find_locked(s, group.data, (uint16_t)group.len, filter.data,
                                                   (uint16_t)filter.len) != NULL;
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
     if (!known && cfg->max_subscriptions_per_client &&
         s->subscription_count >= cfg->max_subscriptions_per_client)
         return MQ_RC_QUOTA_EXCEEDED;
@@ -86,10 +86,10 @@ static uint8_t subscribe_one(struct conn *c, struct session *s, const mq_topic_r
     int replaced = broker_subscribe(b, s, group, filter, options, sub_id);
     if (replaced < 0)
         return MQ_RC_UNSPECIFIED_ERROR;
-    pthread_mutex_lock(&s->lock);
+    mq_lock_acquire(&s->lock);
     session_subscription_add_locked(s, group.data, (uint16_t)group.len, filter.data,
                                     (uint16_t)filter.len, options, sub_id);
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
 
     unsigned retain_handling =
         (req->options & MQ_SUBOPT_RETAIN_HANDLING_MASK) >> MQ_SUBOPT_RETAIN_HANDLING_SHIFT;
@@ -118,7 +118,7 @@ int handle_subscribe(struct conn *c, const struct mq_subscribe *p, uint64_t now_
     if (!s)
         return 0;
     session_ref(s);
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
 
     uint8_t *reasons = malloc(p->entry_count ? p->entry_count : 1);
     struct after_suback *after = calloc(p->entry_count ? p->entry_count : 1, sizeof *after);
@@ -167,7 +167,7 @@ int handle_unsubscribe(struct conn *c, const struct mq_subscribe *p, uint64_t no
     if (!s)
         return 0;
     session_ref(s);
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
     uint8_t *reasons = malloc(p->entry_count ? p->entry_count : 1);
     if (!reasons) {
         session_unref(s);
@@ -182,10 +182,10 @@ int handle_unsubscribe(struct conn *c, const struct mq_subscribe *p, uint64_t no
             continue;
         }
         int removed = broker_unsubscribe(c->broker, s, group, filter);
-        pthread_mutex_lock(&s->lock);
+        mq_lock_acquire(&s->lock);
         session_subscription_remove_locked(s, group.data, (uint16_t)group.len, filter.data,
                                            (uint16_t)filter.len);
-        pthread_mutex_unlock(&s->lock);
+        mq_lock_release(&s->lock);
         reasons[n++] = removed > 0 ? MQ_RC_SUCCESS : MQ_RC_NO_SUBSCRIPTION_EXISTED;
     }
     struct mq_packet ack = {.type = MQ_UNSUBACK};

@@ -12,14 +12,9 @@
 
 struct session *session_new(struct broker *broker, const char *client_id, uint16_t len)
 {
-    struct session *s = calloc(1, sizeof *s);
+    struct session *s = calloc(1, sizeof *s + (size_t)len + 1);
     if (!s)
         return NULL;
-    s->client_id = malloc((size_t)len + 1);
-    if (!s->client_id) {
-        free(s);
-        return NULL;
-    }
     memcpy(s->client_id, client_id, len);
     s->client_id[len] = 0;
     s->client_id_len = len;
@@ -27,7 +22,7 @@ struct session *session_new(struct broker *broker, const char *client_id, uint16
     s->broker = broker;
     s->serial = atomic_fetch_add(&broker->next_session_serial, 1) + 1;
     s->send_quota = 65535;
-    pthread_mutex_init(&s->lock, NULL);
+    mq_lock_init(&s->lock);
     return s;
 }
 
@@ -61,8 +56,6 @@ void session_unref(struct session *s)
     }
     message_unref(s->will);
     free(s->qos2_received);
-    pthread_mutex_destroy(&s->lock);
-    free(s->client_id);
     free(s);
 }
 
@@ -165,32 +158,32 @@ void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool r
                      uint64_t now_ms)
 {
     const struct mq_config *cfg = s->broker->config;
-    pthread_mutex_lock(&s->lock);
+    mq_lock_acquire(&s->lock);
     if (s->ended || (qos == 0 && !s->conn && !cfg->queue_qos0_messages)) {
-        pthread_mutex_unlock(&s->lock);
+        mq_lock_release(&s->lock);
         return;
     }
     if (qos == 0 && s->conn && output_congested(s)) {
         /* A subscriber that does not read loses QoS 0 messages, not the broker's memory. */
         s->dropped++;
         atomic_fetch_add(&s->broker->stats.messages_dropped, 1);
-        pthread_mutex_unlock(&s->lock);
+        mq_lock_release(&s->lock);
         return;
     }
     if (message_expired(msg, now_ms)) {
-        pthread_mutex_unlock(&s->lock);
+        mq_lock_release(&s->lock);
         return; /* expired before onward delivery began [MQTT-3.3.2-5] */
     }
     if (qos == 0 && s->conn && !s->queue.head) {
         /* The common case needs no record: encode straight into the connection's output. */
         conn_send_publish(s->conn, msg, 0, retain, 0, ids, id_count, false, now_ms);
-        pthread_mutex_unlock(&s->lock);
+        mq_lock_release(&s->lock);
         return;
     }
     struct delivery *d = delivery_new(msg, qos, retain, ids, id_count, share_group);
     if (!d) {
         s->dropped++;
-        pthread_mutex_unlock(&s->lock);
+        mq_lock_release(&s->lock);
         return;
     }
     if (s->conn && !s->queue.head && (qos == 0 || s->inflight.count < s->send_quota)) {
@@ -203,7 +196,7 @@ void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool r
         s->queued_bytes += delivery_size(d);
         list_append(&s->queue, d);
     }
-    pthread_mutex_unlock(&s->lock);
+    mq_lock_release(&s->lock);
 }
 
 void session_send_queued_locked(struct session *s, uint64_t now_ms)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "broker/message.h"
+#include "session/lock.h"
 
 struct broker;
 struct conn;
@@ -61,10 +62,11 @@ struct session {
     atomic_uint refs;
     uint64_t serial; /* unique per session for the broker's lifetime (No Local) */
     struct broker *broker;
-    char *client_id; /* NUL-terminated, owned */
+    struct session *registry_next; /* the registry's hash chain (registry_lock) */
+    uint32_t registry_hash;
     uint16_t client_id_len;
 
-    pthread_mutex_t lock;
+    mq_lock lock;
     struct conn *conn;  /* the connection bound to the session, NULL when offline */
     atomic_bool online; /* conn != NULL, readable without the lock (shared group choice) */
     bool ended;         /* removed from the registry: deliveries to it are dropped */
@@ -88,6 +90,8 @@ struct session {
     struct message *will; /* owned; topic/qos/retain inside */
     uint32_t will_delay_s;
     uint64_t will_at_ms; /* offline with a delayed will: when to publish it; 0 = not scheduled */
+
+    char client_id[]; /* NUL-terminated */
 };
 
 /* Creates a session with one reference. Returns NULL when out of memory. */

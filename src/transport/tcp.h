@@ -13,7 +13,8 @@
 int tcp_listen_socket(const char *host, uint16_t port, uint16_t *bound_port, char *err,
                       size_t errlen);
 
-/* libuv connection callback for a listener whose data is its worker. */
-void tcp_on_connection(uv_stream_t *server, int status);
+/* Readiness callback of a worker's listening socket (its data is the worker_listener):
+ * accepts what is waiting and gives each connection to the worker. */
+void tcp_on_acceptable(uv_poll_t *h, int status, int events);
 
 #endif

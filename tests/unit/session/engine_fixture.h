@@ -67,7 +67,7 @@ static struct fixture *fixture_new(void)
 static struct conn *open_conn(struct fixture *f)
 {
     struct test_link *link = calloc(1, sizeof *link);
-    struct conn *c = conn_new(&f->broker, &fake_transport, link, "test:1", f->now);
+    struct conn *c = conn_new(&f->broker, &fake_transport, link, f->now);
     assert_non_null(c);
     return c;
 }
