@@ -369,7 +369,10 @@ static int tls_from_below(void *state, const uint8_t *data, size_t len)
         } else if (n == 0) {
             t->done = true; /* close_notify: the socket's end follows */
         } else if (n == GNUTLS_E_AGAIN) {
-            break;
+            /* Also said after a post-handshake message (key update) with records still
+             * waiting behind it. */
+            if (t->in_len == t->in_off)
+                break;
         } else if (n == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal((int)n)) {
             continue; /* a warning alert, a TLS 1.3 key update or new ticket */
         } else {
