@@ -16,6 +16,7 @@
 #include "server/listener.h"
 #include "server/listener_url.h"
 #include "server/log.h"
+#include "server/quic_listener.h"
 #include "server/worker.h"
 #include "session/session.h"
 #include "transport/tcp.h"
@@ -304,6 +305,10 @@ static int prepare_listeners(mqttd_app *app, char *err, size_t errlen)
             l->layer_count = 2;
             break;
         }
+        case MQ_TRANSPORT_QUIC:
+            if (quic_listener_check(c, err, errlen) != 0)
+                return -1;
+            break;
         default:
             snprintf(err, errlen, "listener on port %u: this transport is not available yet",
                      c->port);
@@ -329,7 +334,11 @@ static int open_listeners(mqttd_app *app, unsigned workers, int **out, char *err
         uint16_t port = l->port;
         for (unsigned w = 0; w < workers; w++) {
             uint16_t bound;
-            int fd = tcp_listen_socket(l->host, port, &bound, err, errlen);
+            bool quic = l->transport == MQ_TRANSPORT_QUIC;
+            if (quic && w > 0)
+                break; /* one UDP socket, served by worker 0 (see docs/TRANSPORTS.md) */
+            int fd = quic ? quic_listen_socket(l->host, port, &bound, err, errlen)
+                          : tcp_listen_socket(l->host, port, &bound, err, errlen);
             if (fd < 0)
                 goto fail;
             fds[w * n + i] = fd;

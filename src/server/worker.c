@@ -13,6 +13,7 @@
 #include "server/listener.h"
 #include "server/log.h"
 #include "session/conn.h"
+#include "transport/quic.h"
 #include "transport/tcp.h"
 
 #define TICK_MS 100
@@ -139,13 +140,24 @@ static void close_listener_fd(uv_handle_t *h)
     close(((struct worker_listener *)h->data)->fd);
 }
 
+static bool is_quic(const struct worker_listener *l)
+{
+    return l->listener->config->transport == MQ_TRANSPORT_QUIC;
+}
+
 static void begin_stop(struct worker *w, unsigned grace_ms)
 {
     if (w->stopping)
         return;
     w->stopping = true;
-    for (size_t i = 0; i < w->listener_count; i++)
+    for (size_t i = 0; i < w->listener_count; i++) {
+        if (is_quic(&w->listeners[i])) {
+            if (w->listeners[i].quic)
+                quic_endpoint_stop(w->listeners[i].quic);
+            continue;
+        }
         uv_close((uv_handle_t *)&w->listeners[i].handle, close_listener_fd);
+    }
     struct conn *c = w->conns;
     while (c) {
         struct conn *next = c->worker_next;
@@ -227,6 +239,15 @@ int worker_init(struct worker *w, unsigned index, struct broker *b,
         l->fd = listen_fds[i];
         l->worker = w;
         l->listener = &listeners[i];
+        if (is_quic(l)) {
+            char err[256];
+            if (l->fd >= 0 &&
+                quic_endpoint_start(w, l->listener, l->fd, &l->quic, err, sizeof err) != 0) {
+                log_error("%s", err);
+                return -1;
+            }
+            continue;
+        }
         if (uv_poll_init(&w->loop, &l->handle, l->fd) != 0)
             return -1;
         l->handle.data = l;
@@ -272,6 +293,8 @@ void worker_destroy(struct worker *w)
         conn_unref(w->inbox[i].conn);
     free(w->inbox);
     free(w->dirty);
+    for (size_t i = 0; i < w->listener_count; i++)
+        quic_endpoint_free(w->listeners[i].quic);
     free(w->listeners);
     pthread_mutex_destroy(&w->inbox_lock);
 }

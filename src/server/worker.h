@@ -18,6 +18,7 @@
 struct broker;
 struct conn;
 struct listener;
+struct quic_endpoint;
 struct worker;
 
 /* One listening socket of one worker. */
@@ -26,6 +27,9 @@ struct worker_listener {
     int fd;
     struct worker *worker;
     const struct listener *listener;
+    /* A QUIC listener has no stream handle: its UDP endpoint, on the worker that owns it, or
+     * NULL on the others (see transport/quic.h). */
+    struct quic_endpoint *quic;
 };
 
 enum inbox_kind { INBOX_FLUSH, INBOX_KICK };

@@ -15,7 +15,9 @@
 
 #include "bytebuf.h"
 #include "net.h"
+#include "net_quic.h"
 #include "net_tls.h"
+#include "net_ws.h"
 #include "trace.h"
 
 /* What we wait for on one of our packet identifiers. */
@@ -37,6 +39,7 @@ struct mqttc_client {
     struct mqttc_callbacks cb;
     int fd;
     struct net_tls *tls; /* NULL on plain TCP */
+    struct net_ws *ws;   /* NULL unless ws:// or wss:// (then above tls, if any) */
     uint8_t version;
     bool debug;
     bool in_loop;
@@ -116,8 +119,9 @@ static int flush_some(struct mqttc_client *c)
 {
     while (bytebuf_len(&c->out) > 0) {
         const uint8_t *head = c->out.data + c->out.start;
-        ssize_t n = c->tls ? net_tls_write(c->tls, head, bytebuf_len(&c->out))
-                           : write(c->fd, head, bytebuf_len(&c->out));
+        ssize_t n = c->ws    ? net_ws_write(c->ws, head, bytebuf_len(&c->out))
+                    : c->tls ? net_tls_write(c->tls, head, bytebuf_len(&c->out))
+                             : write(c->fd, head, bytebuf_len(&c->out));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -418,7 +422,9 @@ static int read_available(struct mqttc_client *c)
             return fail(c, -ENOMEM, "Out of memory");
         uint8_t *tail = c->in.data + c->in.end;
         size_t room = c->in.cap - c->in.end;
-        ssize_t n = c->tls ? net_tls_read(c->tls, tail, room) : read(c->fd, tail, room);
+        ssize_t n = c->ws    ? net_ws_read(c->ws, tail, room)
+                    : c->tls ? net_tls_read(c->tls, tail, room)
+                             : read(c->fd, tail, room);
         if (n > 0) {
             c->in.end += (size_t)n;
             continue;
@@ -603,11 +609,21 @@ int mqttc_client_connect(struct mqttc_client *c, const struct mqttc_connect_opti
     int rc = apply_own_limits(c, &o->props);
     if (rc < 0)
         return rc;
-    c->fd = net_connect(o->host, o->port, o->timeout_ms, c->error, sizeof c->error);
+    c->fd = o->quic ? net_quic_connect(o->host, o->port, o->quic, o->timeout_ms, NULL, c->error,
+                                       sizeof c->error)
+                    : net_connect(o->host, o->port, o->timeout_ms, c->error, sizeof c->error);
     if (c->fd < 0)
         return -ECONNREFUSED;
     if (o->tls && net_tls_start(c->fd, o->host, o->tls, o->timeout_ms, &c->tls, c->error,
                                 sizeof c->error) < 0) {
+        close(c->fd);
+        c->fd = -1;
+        return -ECONNREFUSED;
+    }
+    if (o->ws_path && net_ws_start(c->fd, c->tls, o->host, o->port, o->ws_path, o->timeout_ms,
+                                   &c->ws, c->error, sizeof c->error) < 0) {
+        net_tls_close(c->tls);
+        c->tls = NULL;
         close(c->fd);
         c->fd = -1;
         return -ECONNREFUSED;
@@ -751,6 +767,8 @@ int mqttc_client_disconnect(struct mqttc_client *c, uint8_t reason_code, const m
         else
             rc = flush_some(c);
     }
+    net_ws_close(c->ws);
+    c->ws = NULL;
     net_tls_close(c->tls);
     c->tls = NULL;
     close(c->fd);
@@ -777,6 +795,7 @@ void mqttc_client_free(struct mqttc_client *c)
 {
     if (!c)
         return;
+    net_ws_close(c->ws);
     net_tls_close(c->tls);
     if (c->fd >= 0)
         close(c->fd);

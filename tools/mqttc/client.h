@@ -28,7 +28,8 @@
 
 #include "codec/codec.h"
 
-struct net_tls_options; /* net_tls.h */
+struct net_tls_options;  /* net_tls.h */
+struct net_quic_options; /* net_quic.h */
 
 /* The will message; `topic` NULL means none. Pointers are borrowed for the connect call. */
 struct mqttc_will {
@@ -52,9 +53,11 @@ struct mqttc_connect_options {
     bool clean_start;
     mq_props props; /* CONNECT properties (v5 only) */
     struct mqttc_will will;
-    int timeout_ms;                    /* for the TCP connect and for the CONNACK */
-    const struct net_tls_options *tls; /* NULL: plain TCP; borrowed for the connect call */
-    bool debug;                        /* trace packets on stdout like mosquitto's -d */
+    int timeout_ms;                      /* for the TCP connect and for the CONNACK */
+    const struct net_tls_options *tls;   /* NULL: plain TCP; borrowed for the connect call */
+    const struct net_quic_options *quic; /* NULL: TCP; else QUIC with fallback to TCP */
+    const char *ws_path; /* non-NULL: MQTT over WebSocket on this HTTP path (after TLS if any) */
+    bool debug;                          /* trace packets on stdout like mosquitto's -d */
 };
 
 /* A message received. Every pointer is valid only during the on_message call. */

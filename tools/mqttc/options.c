@@ -107,6 +107,11 @@ static int apply_url(struct mqttc_options *o, const char *url)
         o->port_given = true;
     }
     o->use_tls |= o->url.tls;
+    o->use_quic |= o->url.quic;
+    if (o->url.ws && !o->url.port) {
+        o->port = o->url.tls ? "8443" : "8080";
+        o->port_given = true;
+    }
     if (o->url.username)
         o->username = o->url.username;
     if (o->url.password)
@@ -196,6 +201,19 @@ static int parse_valued(struct mqttc_options *o, const char *flag, const char *v
         o->use_tls = true;
     } else if (strcmp(flag, "--key") == 0) {
         o->tls.keyfile = v;
+    } else if (strcmp(flag, "--quic-timeout") == 0) {
+        if (parse_long(v, 1, 600000, &n) < 0)
+            return usage_error("Invalid --quic-timeout \"%s\" (milliseconds).", v);
+        o->quic.handshake_timeout_ms = (int)n;
+    } else if (strcmp(flag, "--quic-migrate-after") == 0) {
+        if (parse_long(v, 1, 1000000000, &n) < 0)
+            return usage_error("Invalid --quic-migrate-after \"%s\".", v);
+        o->quic.migrate_after = n;
+    } else if (strcmp(flag, "--fallback") == 0) {
+        char host[256], port[8];
+        if (net_quic_parse_fallback(v, host, sizeof host, port, sizeof port) < 0)
+            return usage_error("Invalid --fallback \"%s\" (expected mqtt://HOST[:PORT]).", v);
+        o->quic.fallback = v;
     } else if (strcmp(flag, "--will-topic") == 0) {
         if (has_wildcard(v))
             return usage_error("Invalid will topic \"%s\": no wildcards allowed.", v);
@@ -265,6 +283,16 @@ static int parse_switch(struct mqttc_options *o, const char *flag)
 
 static int finish(struct mqttc_options *o)
 {
+    if (o->use_quic) {
+        /* QUIC has TLS inside: --cafile and --insecure apply to it, not to a TCP+TLS link. */
+        o->use_tls = false;
+        if (!o->port_given)
+            o->port = "14567";
+        o->quic.cafile = o->tls.cafile;
+        o->quic.insecure = o->tls.insecure;
+        o->quic.keep_alive = o->keep_alive;
+        o->quic.debug = o->debug;
+    }
     if (o->use_tls && !o->port_given)
         o->port = "8883";
     if (o->tls.keyfile && !o->tls.certfile)
@@ -357,6 +385,8 @@ void options_connect(const struct mqttc_options *o, struct mqttc_connect_options
     co->timeout_ms = 10000;
     co->debug = o->debug;
     co->tls = o->use_tls ? &o->tls : NULL;
+    co->quic = o->use_quic ? &o->quic : NULL;
+    co->ws_path = o->url.ws ? "/mqtt" : NULL;
     if (o->will_topic) {
         co->will.topic = o->will_topic;
         co->will.payload = (const uint8_t *)o->will_payload;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "client.h"
+#include "net_quic.h"
 #include "net_tls.h"
 #include "props.h"
 #include "url.h"
@@ -75,6 +76,8 @@ struct mqttc_options {
     bool port_given;
     bool use_tls; /* mqtts://, --cafile or --cert */
     struct net_tls_options tls;
+    bool use_quic; /* quic:// */
+    struct net_quic_options quic;
 };
 
 /*

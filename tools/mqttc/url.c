@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const later_schemes[] = {"ws", "wss", "quic"};
 
 static int parse_host_port(struct url_parts *out, char *hostport, char *err, size_t errlen)
 {
@@ -55,16 +54,13 @@ int url_parse(const char *url, struct url_parts *out, char *err, size_t errlen)
     }
     size_t scheme_len = (size_t)(sep - url);
     bool tls = scheme_len == 5 && strncmp(url, "mqtts", 5) == 0;
-    if (!tls && (scheme_len != 4 || strncmp(url, "mqtt", 4) != 0)) {
-        for (size_t i = 0; i < sizeof later_schemes / sizeof later_schemes[0]; i++)
-            if (strlen(later_schemes[i]) == scheme_len &&
-                strncmp(url, later_schemes[i], scheme_len) == 0) {
-                snprintf(err, errlen,
-                         "URL scheme \"%s\" is not supported yet (only mqtt:// and mqtts://)",
-                         later_schemes[i]);
-                return -1;
-            }
-        snprintf(err, errlen, "Unknown URL scheme \"%.*s\" (expected mqtt:// or mqtts://)",
+    bool quic = scheme_len == 4 && strncmp(url, "quic", 4) == 0;
+    bool ws = scheme_len == 2 && strncmp(url, "ws", 2) == 0;
+    bool wss = scheme_len == 3 && strncmp(url, "wss", 3) == 0;
+    if (!tls && !quic && !ws && !wss && (scheme_len != 4 || strncmp(url, "mqtt", 4) != 0)) {
+        snprintf(err, errlen,
+                 "Unknown URL scheme \"%.*s\" (expected mqtt://, mqtts://, ws://, wss:// or "
+                 "quic://)",
                  (int)scheme_len, url);
         return -1;
     }
@@ -74,6 +70,9 @@ int url_parse(const char *url, struct url_parts *out, char *err, size_t errlen)
         return -1;
     }
     out->tls = tls;
+    out->quic = quic;
+    out->ws = ws || wss;
+    out->tls |= wss;
     char *rest = out->storage;
     char *slash = strchr(rest, '/');
     if (!slash || slash[1] == '\0') {

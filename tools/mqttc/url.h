@@ -17,7 +17,10 @@ struct url_parts {
     const char *host;
     const char *port; /* NULL: the default, 1883 */
     const char *topic;
-    bool tls; /* mqtts:// */
+    bool tls;  /* mqtts:// */
+    bool quic; /* quic:// (UDP, default port 14567) */
+    bool ws;   /* ws:// (default port 8080) or wss:// (also sets tls; default port 8443), on the
+                  broker's WebSocket path /mqtt */
 };
 
 /* Returns 0, or -1 with a message in err[errlen]. */

@@ -1,0 +1,43 @@
+/*
+ * The bytes of the MQTT stream on their way out over QUIC. QUIC may resend any byte until the
+ * peer acknowledges it, so bytes stay here from the moment the engine hands them over until
+ * the ACK, in three regions:
+ *
+ *     [ acknowledged (dropped) | sent, awaiting ACK | not yet packetised ]
+ *     base                     data[0]              data[sent]          data[len]
+ *
+ * `base` is the stream offset of data[0]. Used by the broker's QUIC links and by mqttc.
+ */
+#ifndef MQTTD_QUIC_SENDBUF_H
+#define MQTTD_QUIC_SENDBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct quic_sendbuf {
+    uint8_t *data; /* owned */
+    size_t len, cap;
+    size_t sent;   /* bytes of data[] already given to QUIC */
+    uint64_t base; /* stream offset of data[0] */
+};
+
+/* Copies len bytes to the end. Returns 0, or -1 when memory runs out (nothing appended). */
+int quic_sendbuf_append(struct quic_sendbuf *b, const uint8_t *data, size_t len);
+
+/* Bytes not yet given to QUIC: *len of them at the returned pointer (borrowed until the next
+ * call that changes the buffer). */
+const uint8_t *quic_sendbuf_unsent(const struct quic_sendbuf *b, size_t *len);
+
+/* QUIC took n of the unsent bytes into packets. */
+void quic_sendbuf_consumed(struct quic_sendbuf *b, size_t n);
+
+/* The peer acknowledged the stream up to (not including) offset `end`; earlier bytes are
+ * dropped. Offsets at or before base, or past what was sent, change only what they can. */
+void quic_sendbuf_acked(struct quic_sendbuf *b, uint64_t end);
+
+/* Bytes sent or waiting, not yet acknowledged. */
+size_t quic_sendbuf_unacked(const struct quic_sendbuf *b);
+
+void quic_sendbuf_free(struct quic_sendbuf *b);
+
+#endif
