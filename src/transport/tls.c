@@ -95,17 +95,16 @@ fail:
     return -1;
 }
 
-/* tls_version pins one protocol version, as in Mosquitto; unset allows TLS 1.2 and 1.3. */
+/* tls_version is the lowest version accepted, as in Mosquitto 2 (default TLS 1.2); `ciphers`
+ * can narrow further, e.g. "NORMAL:-VERS-TLS1.3" for a TLS 1.2-only listener. */
 static int build_priority(const struct mq_listener_config *cfg, gnutls_priority_t *out, char *err,
                           size_t errlen)
 {
-    const char *versions = "-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+    const char *versions = "-VERS-TLS1.0:-VERS-TLS1.1";
     if (cfg->tls_version && strcmp(cfg->tls_version, "tlsv1.3") == 0)
-        versions = "-VERS-ALL:+VERS-TLS1.3";
-    else if (cfg->tls_version && strcmp(cfg->tls_version, "tlsv1.2") == 0)
-        versions = "-VERS-ALL:+VERS-TLS1.2";
+        versions = "-VERS-TLS1.0:-VERS-TLS1.1:-VERS-TLS1.2";
     else if (cfg->tls_version && strcmp(cfg->tls_version, "tlsv1.1") == 0)
-        versions = "-VERS-ALL:+VERS-TLS1.1";
+        versions = "-VERS-TLS1.0";
     char text[1024];
     int n = snprintf(text, sizeof text, "%s:%s", cfg->ciphers ? cfg->ciphers : "NORMAL", versions);
     if (n < 0 || (size_t)n >= sizeof text) {
@@ -116,7 +115,7 @@ static int build_priority(const struct mq_listener_config *cfg, gnutls_priority_
     int rc = gnutls_priority_init(out, text, &where);
     if (rc < 0) {
         snprintf(err, errlen, "ciphers: '%s' is not a valid GnuTLS priority string (at '%.40s')",
-                 text, where ? where : "");
+                 cfg->ciphers ? cfg->ciphers : text, where ? where : "");
         return -1;
     }
     return 0;

@@ -21,9 +21,10 @@ struct tls_listener;
 
 /*
  * Loads certfile/keyfile (keyfile NULL: the key is in certfile), cafile/capath and builds the
- * priority from tls_version and ciphers (a GnuTLS priority string). `config` is borrowed and
- * must outlive the listener (it is read again by tls_listener_reload). Returns 0 and *out
- * (owned by the caller, freed with tls_listener_free), or -1 with a message in err.
+ * priority from ciphers (a GnuTLS priority string, default NORMAL) and tls_version (the lowest
+ * version accepted, default tlsv1.2). `config` is borrowed and must outlive the listener (it is
+ * read again by tls_listener_reload). Returns 0 and *out (owned by the caller, freed with
+ * tls_listener_free), or -1 with a message in err.
  */
 int tls_listener_new(const struct mq_listener_config *config, struct tls_listener **out, char *err,
                      size_t errlen);

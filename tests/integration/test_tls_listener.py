@@ -215,13 +215,22 @@ class IdentityAsUsername(TlsBrokerCase):
 
 
 class PinnedVersions(TlsBrokerCase):
+    """tls_version is the lowest version (as in Mosquitto 2); a priority string narrows more."""
 
-    port_count = 2
+    port_count = 3
 
     @classmethod
     def tls_lines(cls, pki, ports):
-        return (tls.listener_lines(ports[0], pki, "tls_version tlsv1.2") +
-                tls.listener_lines(ports[1], pki, "tls_version tlsv1.3"))
+        return (tls.listener_lines(ports[0], pki, "ciphers NORMAL:-VERS-TLS1.3") +
+                tls.listener_lines(ports[1], pki, "tls_version tlsv1.3") +
+                tls.listener_lines(ports[2], pki, "tls_version tlsv1.2"))
+
+    def test_tls12_minimum_accepts_tls12_and_tls13(self):
+        for version, name in ((ssl.TLSVersion.TLSv1_2, "TLSv1.2"),
+                              (ssl.TLSVersion.TLSv1_3, "TLSv1.3")):
+            c = self.connected("min12-" + name, tls.client_context(self.pki, version=version),
+                               port=self.ports[2])
+            self.assertEqual(c.sock.version(), name)
 
     def test_tls12_only_listener_speaks_tls12_and_refuses_tls13(self):
         c = self.connected("v12", port=self.ports[0])

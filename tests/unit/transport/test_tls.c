@@ -423,17 +423,36 @@ static void test_expired_client_certificate_is_refused(void **state)
     free_peer(p);
 }
 
-static void test_tls_version_pins_the_protocol(void **state)
+static void test_tls_version_is_the_lowest_version_accepted(void **state)
 {
-    cfg.tls_version = strdup("tlsv1.2");
+    cfg.tls_version = strdup("tlsv1.3");
+    start_listener();
+    struct peer *p = connect_peer(NULL, NULL, NULL);
+    assert_int_equal(handshake(p), 0);
+    assert_int_equal(gnutls_protocol_get_version(p->client), GNUTLS_TLS1_3);
+    free_peer(p);
+    p = connect_peer(NULL, NULL, "NORMAL:-VERS-ALL:+VERS-TLS1.2");
+    assert_true(handshake(p) < 0);
+    assert_int_equal(p->fails, 1);
+    free_peer(p);
+}
+
+static void test_tls_1_0_and_1_1_are_refused_by_default(void **state)
+{
+    start_listener();
+    struct peer *p = connect_peer(NULL, NULL, "NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0");
+    assert_true(handshake(p) < 0);
+    assert_int_equal(p->fails, 1);
+    free_peer(p);
+}
+
+static void test_ciphers_priority_string_can_exclude_tls_1_3(void **state)
+{
+    cfg.ciphers = strdup("NORMAL:-VERS-TLS1.3");
     start_listener();
     struct peer *p = connect_peer(NULL, NULL, NULL);
     assert_int_equal(handshake(p), 0);
     assert_int_equal(gnutls_protocol_get_version(p->client), GNUTLS_TLS1_2);
-    free_peer(p);
-    p = connect_peer(NULL, NULL, "NORMAL:-VERS-ALL:+VERS-TLS1.3");
-    assert_true(handshake(p) < 0);
-    assert_int_equal(p->fails, 1);
     free_peer(p);
 }
 
@@ -542,7 +561,9 @@ int main(void)
         T(test_client_without_required_certificate_is_refused),
         T(test_trusted_client_certificate_gives_its_cn_as_identity),
         T(test_expired_client_certificate_is_refused),
-        T(test_tls_version_pins_the_protocol),
+        T(test_tls_version_is_the_lowest_version_accepted),
+        T(test_tls_1_0_and_1_1_are_refused_by_default),
+        T(test_ciphers_priority_string_can_exclude_tls_1_3),
         T(test_a_bad_priority_string_is_refused),
         T(test_required_certificate_without_a_ca_is_refused),
         T(test_reload_serves_new_certificate_and_open_sessions_go_on),
