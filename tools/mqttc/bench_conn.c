@@ -103,8 +103,11 @@ struct child {
     uint32_t count;
 };
 
-static int spawn(const struct bench_opts *o, struct child *ch, uint32_t base)
+/* kids[0..i) are already running; the new child closes its copies of their pipes, or their
+ * control pipes would never reach end-of-file. */
+static int spawn(const struct bench_opts *o, struct child *kids, uint32_t i, uint32_t base)
 {
+    struct child *ch = &kids[i];
     int up[2], ctl[2];
     if (pipe(up) < 0 || pipe(ctl) < 0)
         return -1;
@@ -115,6 +118,10 @@ static int spawn(const struct bench_opts *o, struct child *ch, uint32_t base)
     if (pid == 0) {
         close(up[0]);
         close(ctl[1]);
+        for (uint32_t j = 0; j < i; j++) {
+            close(kids[j].up);
+            close(kids[j].ctl);
+        }
         _exit(child_run(o, ch->count, base, up[1], ctl[0]));
     }
     close(up[1]);
@@ -164,7 +171,7 @@ int bench_run_conn(const struct bench_opts *o)
     uint32_t base = 0, spawned = 0;
     for (uint32_t i = 0; i < nproc; i++) {
         kids[i].count = (o->connections - base) / (nproc - i);
-        if (spawn(&child_opts, &kids[i], base) < 0) {
+        if (spawn(&child_opts, kids, i, base) < 0) {
             fprintf(stderr, "Error: cannot start a generator process: %s\n", strerror(errno));
             break;
         }
