@@ -44,7 +44,7 @@ class MaximumPacketSize(BrokerTestCase):
 
     @unittest.expectedFailure  # bug: the refusal's Reason String is sent whatever the limit
     def test_refusing_connack_stays_within_client_maximum_packet_size(self):
-        """[MQTT-3.2.2-19] [MQTT-3.2.2-20]"""
+        """[MQTT-3.2.2-19]"""
         c = self.sized()
         p = c.connect(self.cid(), props={MAXIMUM_PACKET_SIZE: LIMIT,
                                          AUTHENTICATION_METHOD: "no-such-method"})
@@ -81,7 +81,7 @@ class MaximumPacketSize(BrokerTestCase):
 
     @unittest.expectedFailure  # bug: the Reason String is sent whatever the limit
     def test_disconnect_stays_within_client_maximum_packet_size(self):
-        """[MQTT-3.14.2-3] [MQTT-3.14.2-4]: the takeover DISCONNECT (0x8E) has a Reason String
+        """[MQTT-3.14.2-3]: the takeover DISCONNECT (0x8E) has a Reason String
         only when it fits"""
         old = self.sized()
         old.connect(self.cid(), props={MAXIMUM_PACKET_SIZE: LIMIT})
