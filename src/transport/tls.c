@@ -28,7 +28,6 @@ struct tls_listener {
     const struct mq_listener_config *config;
     gnutls_priority_t priority;
     gnutls_datum_t ticket_key;
-    bool has_trust;       /* cafile or capath given: client certificates can be verified */
     pthread_mutex_t lock; /* guards `creds`, swapped by reload while workers read it */
     struct tls_creds *creds;
 };
@@ -141,7 +140,6 @@ int tls_listener_new(const struct mq_listener_config *config, struct tls_listene
         return -1;
     }
     l->config = config;
-    l->has_trust = config->cafile || config->capath;
     pthread_mutex_init(&l->lock, NULL);
     if (build_priority(config, &l->priority, err, errlen) != 0)
         goto fail;
@@ -259,18 +257,25 @@ static void report_identity(struct tls_conn *t)
         return;
     char name[256];
     size_t size = sizeof name;
-    if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 &&
-        (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, name, &size) >= 0 ||
-         (size = sizeof name,
-          gnutls_x509_crt_get_subject_alt_name(crt, 0, name, &size, NULL) >= 0)) &&
-        size > 0 && size < sizeof name && memchr(name, '\0', size) == NULL) {
+    int rc = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+    if (rc >= 0)
+        rc = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, name, &size);
+    if (rc < 0) {
+        size = sizeof name;
+        rc = gnutls_x509_crt_get_subject_alt_name(crt, 0, name, &size, NULL);
+        if (rc != GNUTLS_SAN_DNSNAME && rc != GNUTLS_SAN_RFC822NAME && rc != GNUTLS_SAN_URI)
+            rc = -1; /* an IP address or other binary name is no user name */
+    }
+    /* A name with a NUL inside could pass for a shorter one: no identity then. */
+    if (rc >= 0 && size > 0 && size < sizeof name && memchr(name, '\0', size) == NULL) {
         name[size] = '\0';
         t->io->identity(t->io->link, name);
     }
     gnutls_x509_crt_deinit(crt);
 }
 
-/* A client certificate, when one was presented, must chain to our CAs and be in date. */
+/* A client certificate, when one was presented (it is asked for only when cafile or capath
+ * can verify it), must chain to our CAs and be in date. */
 static int check_client_certificate(struct tls_conn *t)
 {
     unsigned count = 0;
@@ -278,8 +283,6 @@ static int check_client_certificate(struct tls_conn *t)
         return t->listener->config->require_certificate
                    ? fail(t, "client certificate", GNUTLS_E_NO_CERTIFICATE_FOUND)
                    : 0;
-    if (!t->listener->has_trust)
-        return 0;
     unsigned status = 0;
     int rc = gnutls_certificate_verify_peers2(t->session, &status);
     if (rc < 0)
