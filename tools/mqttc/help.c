@@ -12,7 +12,7 @@ static const char common_text[] =
     "  -p PORT        broker port (default 1883, with TLS 8883)\n"
     "  -L URL         mqtt://[user[:pass]@]host[:port]/topic, mqtts:// for TLS, quic:// for\n"
     "                 MQTT over QUIC (UDP port 14567; --cafile/--insecure apply)\n"
-    "                 (ws, wss: not yet)\n"
+    "                 ws:// and wss:// for MQTT over WebSocket (path /mqtt; ports 8080, 8443)\n"
     "  --cafile FILE  TLS: trust the CAs in FILE (PEM; default: the system's trust store)\n"
     "  --cert FILE, --key FILE\n"
     "                 TLS: client certificate and key (PEM) for mutual TLS\n"

@@ -1,7 +1,7 @@
 /*
  * The -L option: mqtt://[user[:password]@]host[:port]/topic, as mosquitto_pub/sub take it.
- * mqtts:// is the same over TLS (default port 8883). Other schemes (ws, wss, quic) are recognised
- * and refused by name until the client has those transports.
+ * mqtts:// is the same over TLS (default port 8883), quic:// over QUIC, ws:// and wss:// over
+ * WebSocket on the broker's path /mqtt. Other schemes are refused by name.
  */
 #ifndef MQTTC_URL_H
 #define MQTTC_URL_H
