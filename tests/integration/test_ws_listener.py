@@ -10,6 +10,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -166,7 +167,17 @@ class Frames(WsBrokerCase):
 class Limits(WsBrokerCase):
 
     extra_lines = ["websockets_origin https://app.example", "websockets_origin http://ok.example",
-                   "websockets_max_frame_size 1k"]
+                   "websockets_max_frame_size 1k", "connect_timeout 1"]
+
+    def test_upgrade_never_finished_is_closed_after_connect_timeout(self):
+        s = socket.create_connection(("127.0.0.1", self.ws_port), timeout=5)
+        try:
+            s.sendall(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n")
+            start = time.monotonic()
+            self.assertEqual(s.recv(100), b"")
+            self.assertLess(time.monotonic() - start, 4)
+        finally:
+            s.close()
 
     def test_origin_on_the_allow_list_is_accepted(self):
         c = self.ws_client(origin="http://ok.example")
