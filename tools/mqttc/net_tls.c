@@ -82,6 +82,7 @@ static int handshake(struct net_tls *t, int fd, int timeout_ms, char *err, size_
         if (rc == 0)
             return 0;
         if (rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED && gnutls_error_is_fatal(rc)) {
+            gnutls_alert_send_appropriate(t->session, rc); /* so the server can log why */
             if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
                 gnutls_datum_t text = {NULL, 0};
                 unsigned status = gnutls_session_get_verify_cert_status(t->session);
