@@ -12,6 +12,7 @@
 #include "broker/retained.h"
 #include "broker/topic.h"
 #include "broker/topic_tree.h"
+#include "server/log.h"
 #include "session/session.h"
 
 uint64_t broker_now_ms(void)
@@ -356,7 +357,9 @@ void broker_session_end(struct broker *b, struct session *s, uint64_t now_ms)
         broker_publish_will(b, will, now_ms);
     while (pending) {
         struct delivery *next = pending->next;
-        if (pending->share_group && pending->qos > 0)
+        /* QoS 1 messages and ones never sent go to another member; a QoS 2 message already
+         * on its way to this member goes to no one else [MQTT-4.8.2-6]. */
+        if (pending->share_group && pending->qos > 0 && (pending->qos == 1 || !pending->sent))
             redeliver_shared(b, pending, s, now_ms);
         delivery_free(pending);
         pending = next;
@@ -388,6 +391,14 @@ static void sweep_one(void *ctx, struct session *s)
 {
     struct sweep *sw = ctx;
     mq_lock_acquire(&s->lock);
+    if (s->dropped != s->dropped_reported) {
+        /* Once a second at most per client, so a flood of drops cannot flood the log. */
+        log_warning("client '%s': %u message%s dropped (max_queued_messages / max_queued_bytes, "
+                    "too large for the client, or expired); %u in all",
+                    s->client_id, s->dropped - s->dropped_reported,
+                    s->dropped - s->dropped_reported == 1 ? "" : "s", s->dropped);
+        s->dropped_reported = s->dropped;
+    }
     if (!s->conn) {
         if (s->will && s->will_at_ms && s->will_at_ms <= sw->now_ms &&
             grow((void **)&sw->wills, &sw->will_cap, sw->will_count, sizeof *sw->wills)) {

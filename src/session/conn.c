@@ -153,11 +153,47 @@ void conn_write(struct conn *c, const uint8_t *data, size_t len)
     out_commit_unlock(c, len);
 }
 
+/* The properties of a packet the server sends, for the ones that carry a Reason String. */
+static mq_props *reply_props(struct mq_packet *p)
+{
+    switch (p->type) {
+    case MQ_CONNACK:
+        return &p->u.connack.props;
+    case MQ_PUBACK:
+    case MQ_PUBREC:
+    case MQ_PUBREL:
+    case MQ_PUBCOMP:
+        return &p->u.ack.props;
+    case MQ_SUBACK:
+    case MQ_UNSUBACK:
+        return &p->u.suback.props;
+    case MQ_DISCONNECT:
+    case MQ_AUTH:
+        return &p->u.disconnect.props;
+    default:
+        return NULL;
+    }
+}
+
 int conn_send_packet(struct conn *c, const struct mq_packet *p)
 {
     long size = mq_encode(p, c->version, NULL, 0);
     if (size < 0)
         return (int)size;
+    if ((uint64_t)size > c->max_packet_out && p->type != MQ_PUBLISH) {
+        /* A Reason String or User Property that would make a packet larger than the client
+         * accepts is left out [MQTT-3.1.2-25], [MQTT-3.2.2-19], [MQTT-3.14.2-3]. */
+        struct mq_packet trimmed = *p;
+        mq_props *props = reply_props(&trimmed);
+        if (props) {
+            props->present &= ~MQ_PROP_BIT(MQ_PROP_REASON_STRING);
+            props->user_properties_len = 0;
+            size = mq_encode(&trimmed, c->version, NULL, 0);
+            if (size < 0)
+                return (int)size;
+            return conn_send_sized(c, &trimmed, (size_t)size);
+        }
+    }
     return conn_send_sized(c, p, (size_t)size);
 }
 

@@ -102,6 +102,12 @@ static uint8_t check_request(struct conn *c, const struct mq_connect *p, const c
             *why = "invalid will topic";
             return MQ_RC_TOPIC_NAME_INVALID;
         }
+        if (PROP(&p->will_props, MQ_PROP_RESPONSE_TOPIC) &&
+            !topic_name_valid(p->will_props.response_topic.data, p->will_props.response_topic.len,
+                              0, 65535)) {
+            *why = "invalid will response topic";
+            return MQ_RC_TOPIC_NAME_INVALID; /* [MQTT-3.1.3-?] like [MQTT-3.3.2-14] */
+        }
         if (p->will_qos > cfg->max_qos) {
             *why = "will QoS above the server's maximum";
             return MQ_RC_QOS_NOT_SUPPORTED; /* [MQTT-3.2.2-12] */

@@ -114,6 +114,11 @@ int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
         return -MQ_RC_RETAIN_NOT_SUPPORTED; /* [MQTT-3.2.2-14] */
     if (!topic_name_valid(topic.data, topic.len, cfg->max_topic_levels, cfg->max_topic_length))
         return refuse_message(c, p, MQ_RC_TOPIC_NAME_INVALID);
+    /* A Response Topic is a topic name too: no wildcards [MQTT-3.3.2-14]; it is forwarded
+     * as it is, so a bad one is refused here rather than passed on. */
+    if (PROP(&p->props, MQ_PROP_RESPONSE_TOPIC) &&
+        !topic_name_valid(p->props.response_topic.data, p->props.response_topic.len, 0, 65535))
+        return refuse_message(c, p, MQ_RC_TOPIC_NAME_INVALID);
     if (PROP(&p->props, MQ_PROP_PAYLOAD_FORMAT_INDICATOR) && p->props.payload_format_indicator &&
         !mq_utf8_valid(p->payload.data, p->payload.len))
         return refuse_message(c, p, MQ_RC_PAYLOAD_FORMAT_INVALID);

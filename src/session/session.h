@@ -79,7 +79,8 @@ struct session {
     uint16_t send_quota;           /* client's Receive Maximum for the current connection */
     uint16_t last_packet_id;
     uint64_t queued_bytes;
-    uint64_t dropped; /* deliveries dropped for this session: queue bound, size, expiry */
+    uint32_t dropped;          /* deliveries dropped for this session: queue bound, size, expiry */
+    uint32_t dropped_reported; /* how many of them the log has told about */
 
     uint16_t *qos2_received; /* packet ids of QoS 2 PUBLISHes awaiting PUBREL */
     uint32_t qos2_received_count, qos2_received_cap;

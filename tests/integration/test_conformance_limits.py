@@ -3,7 +3,6 @@ Property may push a packet from mqttd over it) and for shared subscriptions (a Q
 stays with its member; a refused delivery goes to nobody else). Each test names the MQTT 5.0
 statements it checks (docs/CONFORMANCE.md)."""
 
-import unittest
 
 from mqtt_harness import (
     AUTHENTICATION_METHOD, BrokerTestCase, CONNACK, Client, DISCONNECT, MAXIMUM_PACKET_SIZE,
@@ -42,7 +41,6 @@ class MaximumPacketSize(BrokerTestCase):
         self._clients.append(c)
         return c
 
-    @unittest.expectedFailure  # bug: the refusal's Reason String is sent whatever the limit
     def test_refusing_connack_stays_within_client_maximum_packet_size(self):
         """[MQTT-3.2.2-19]"""
         c = self.sized()
@@ -79,7 +77,6 @@ class MaximumPacketSize(BrokerTestCase):
         s.send(ack(PUBREC, p.packet_id))
         self.assertLessEqual(s.expect(PUBREL).size, 256)
 
-    @unittest.expectedFailure  # bug: the Reason String is sent whatever the limit
     def test_disconnect_stays_within_client_maximum_packet_size(self):
         """[MQTT-3.14.2-3]: the takeover DISCONNECT (0x8E) has a Reason String
         only when it fits"""
@@ -123,7 +120,6 @@ class SharedDelivery(BrokerTestCase):
         again = a.recv_publish()
         self.assertEqual((again.payload, again.dup), (held.payload, True))
 
-    @unittest.expectedFailure  # bug: handed to another member, as is right only for QoS 1
     def test_qos2_delivery_of_ended_session_goes_to_no_other_member(self):
         """[MQTT-4.8.2-5]"""
         a, b = self._members(2)
