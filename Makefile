@@ -31,3 +31,13 @@ tsan:
 
 clean:
 	rm -rf build build-asan build-tsan
+
+# mqttd against Mosquitto with `mqttc bench` (bench/compare.py): writes the results table into
+# docs/BENCHMARKS.md and docs/benchmarks.png. The full run takes about 10 minutes, the quick one
+# under 3. Not part of `make test`.
+.PHONY: bench bench-quick
+bench: build
+	/usr/bin/python3 bench/compare.py --build $(BUILD)
+
+bench-quick: build
+	/usr/bin/python3 bench/compare.py --quick --build $(BUILD)
