@@ -124,10 +124,16 @@ static void report(const struct bench_engine *e, const struct probe *p0, const s
         f[n++] = BF_NULL("lost");
         f[n++] = BF_NULL("loss_pct");
     }
-    f[n++] = BF_NUM("latency_p50_us", (double)bench_hist_percentile(h, 0.50) / 1e3, "us");
-    f[n++] = BF_NUM("latency_p90_us", (double)bench_hist_percentile(h, 0.90) / 1e3, "us");
-    f[n++] = BF_NUM("latency_p99_us", (double)bench_hist_percentile(h, 0.99) / 1e3, "us");
-    f[n++] = BF_NUM("latency_max_us", (double)h->max / 1e3, "us");
+    static const char *const lat_keys[] = {"latency_p50_us", "latency_p90_us", "latency_p99_us",
+                                           "latency_max_us"};
+    static const double lat_at[] = {0.50, 0.90, 0.99, 1.0};
+    for (size_t i = 0; i < 4; i++) {
+        /* No window message arrived: a latency of 0 would flatter, so none is reported. */
+        if (h->total == 0)
+            f[n++] = BF_NULL(lat_keys[i]);
+        else
+            f[n++] = BF_NUM(lat_keys[i], (double)bench_hist_percentile(h, lat_at[i]) / 1e3, "us");
+    }
     f[n++] = BF_NUM("unacked", e->inflight_total, "QoS 1/2 publishes never completed");
     f[n++] = BF_NUM("pub_refused", e->pub_refused, "acks with a failure reason code");
     f[n++] = BF_NUM("disconnects", e->lost_conns, "connections lost after set-up");
