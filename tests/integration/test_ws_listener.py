@@ -57,6 +57,7 @@ class WsBrokerCase(unittest.TestCase):
 class Upgrade(WsBrokerCase):
 
     def test_upgrade_answers_101_with_the_rfc_accept_and_mqtt_subprotocol(self):
+        """[MQTT-6.0.0-4] the server selects the "mqtt" subprotocol"""
         c = self.ws_client()
         self.assertEqual(c.header("Sec-WebSocket-Accept"), ws.accept_for("dGhlIHNhbXBsZSBub25jZQ=="))
         self.assertEqual(c.header("Sec-WebSocket-Protocol"), "mqtt")
@@ -103,6 +104,7 @@ class Frames(WsBrokerCase):
         self.assertEqual(c.recv_publish().payload, b"from tcp")
 
     def test_packet_spanning_frames_and_packets_sharing_a_frame_are_understood(self):
+        """[MQTT-6.0.0-2] packets are not assumed to be aligned with frames"""
         c = self.ws_client()
         packet = h.connect("spanning")
         c.send_frames(ws.frame(ws.OP_BINARY, packet[:3]) + ws.frame(ws.OP_BINARY, packet[3:]))
@@ -145,6 +147,7 @@ class Frames(WsBrokerCase):
         self.assertEqual(c.wait_closed(), [1000])
 
     def test_text_frame_is_closed_with_1003(self):
+        """[MQTT-6.0.0-1] MQTT travels in binary frames only"""
         c = self.connected("texter")
         c.send_frames(ws.frame(ws.OP_TEXT, b"hello"))
         self.assertEqual(c.wait_closed(), [1003])
