@@ -37,8 +37,12 @@ struct tls_conn {
     struct tls_creds *creds;
     const struct tls_listener *listener;
     const struct layer_io *io;
-    uint8_t *in; /* ciphertext not yet pulled: in[in_off, in_len) */
-    size_t in_off, in_len, in_cap;
+    /* Ciphertext for GnuTLS's pull: first what an earlier read left over (owned, usually
+     * none), then the bytes of the current from_below call (borrowed for that call). */
+    uint8_t *kept;
+    size_t kept_off, kept_len;
+    const uint8_t *fresh;
+    size_t fresh_len;
     uint8_t *pending; /* plaintext from above that waits for the handshake */
     size_t pending_len;
     bool handshake_done;
@@ -188,16 +192,26 @@ void tls_listener_free(void *listener)
 static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
     struct tls_conn *t = ptr;
-    size_t avail = t->in_len - t->in_off;
-    if (avail == 0) {
+    if (t->kept_len > t->kept_off) {
+        size_t n = t->kept_len - t->kept_off;
+        n = len < n ? len : n;
+        memcpy(buf, t->kept + t->kept_off, n);
+        t->kept_off += n;
+        if (t->kept_off == t->kept_len) {
+            free(t->kept);
+            t->kept = NULL;
+            t->kept_off = t->kept_len = 0;
+        }
+        return (ssize_t)n;
+    }
+    if (t->fresh_len == 0) {
         gnutls_transport_set_errno(t->session, EAGAIN);
         return -1;
     }
-    size_t n = len < avail ? len : avail;
-    memcpy(buf, t->in + t->in_off, n);
-    t->in_off += n;
-    if (t->in_off == t->in_len)
-        t->in_off = t->in_len = 0;
+    size_t n = len < t->fresh_len ? len : t->fresh_len;
+    memcpy(buf, t->fresh, n);
+    t->fresh += n;
+    t->fresh_len -= n;
     return (ssize_t)n;
 }
 
@@ -328,28 +342,62 @@ static int continue_handshake(struct tls_conn *t)
     return 0;
 }
 
-static int append_input(struct tls_conn *t, const uint8_t *data, size_t len)
+static bool input_waiting(const struct tls_conn *t)
 {
-    if (t->in_off > 0) {
-        memmove(t->in, t->in + t->in_off, t->in_len - t->in_off);
-        t->in_len -= t->in_off;
-        t->in_off = 0;
-    }
-    if (t->in_len + len > t->in_cap) {
-        size_t cap = t->in_cap ? t->in_cap : 16384;
-        while (cap < t->in_len + len)
-            cap *= 2;
-        uint8_t *in = realloc(t->in, cap);
-        if (!in) {
-            t->done = true;
-            t->io->fail(t->io->link, "out of memory");
-            return -1;
+    return t->kept_len > t->kept_off || t->fresh_len > 0;
+}
+
+/* Runs the handshake, then hands every complete record's plaintext up. */
+static int process_input(struct tls_conn *t)
+{
+    if (!t->handshake_done && (continue_handshake(t) != 0 || !t->handshake_done))
+        return t->done ? -1 : 0;
+    uint8_t buf[16384];
+    while (!t->done) {
+        ssize_t n = gnutls_record_recv(t->session, buf, sizeof buf);
+        if (n > 0) {
+            t->io->up(t->io->link, buf, (size_t)n); /* may close us: `done` is then set */
+        } else if (n == 0) {
+            t->done = true; /* close_notify: the socket's end follows */
+        } else if (n == GNUTLS_E_AGAIN) {
+            /* Also said after a post-handshake message (key update, ticket) with records
+             * still waiting behind it. */
+            if (!input_waiting(t))
+                break;
+        } else if (n == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal((int)n)) {
+            continue; /* a warning alert */
+        } else {
+            return fail(t, "receiving", (int)n);
         }
-        t->in = in;
-        t->in_cap = cap;
     }
-    memcpy(t->in + t->in_len, data, len);
-    t->in_len += len;
+    return 0;
+}
+
+/* GnuTLS normally pulls everything it is given (it buffers partial records itself), so bytes
+ * are copied and kept only in the rare case it stopped short. */
+static int keep_unread(struct tls_conn *t)
+{
+    if (t->fresh_len == 0 || t->done) {
+        t->fresh = NULL;
+        t->fresh_len = 0;
+        return 0;
+    }
+    size_t old = t->kept_len - t->kept_off;
+    uint8_t *kept = malloc(old + t->fresh_len);
+    if (!kept) {
+        t->done = true;
+        t->io->fail(t->io->link, "out of memory");
+        return -1;
+    }
+    if (old)
+        memcpy(kept, t->kept + t->kept_off, old);
+    memcpy(kept + old, t->fresh, t->fresh_len);
+    free(t->kept);
+    t->kept = kept;
+    t->kept_off = 0;
+    t->kept_len = old + t->fresh_len;
+    t->fresh = NULL;
+    t->fresh_len = 0;
     return 0;
 }
 
@@ -358,30 +406,10 @@ static int tls_from_below(void *state, const uint8_t *data, size_t len)
     struct tls_conn *t = state;
     if (t->done)
         return 0;
-    if (append_input(t, data, len) != 0)
-        return -1;
-    if (!t->handshake_done && (continue_handshake(t) != 0 || !t->handshake_done))
-        return t->done ? -1 : 0;
-    uint8_t buf[16384];
-    /* Until GnuTLS reports EAGAIN: it may hold a record it has already read. */
-    while (!t->done) {
-        ssize_t n = gnutls_record_recv(t->session, buf, sizeof buf);
-        if (n > 0) {
-            t->io->up(t->io->link, buf, (size_t)n); /* may close us: `done` is then set */
-        } else if (n == 0) {
-            t->done = true; /* close_notify: the socket's end follows */
-        } else if (n == GNUTLS_E_AGAIN) {
-            /* Also said after a post-handshake message (key update) with records still
-             * waiting behind it. */
-            if (t->in_len == t->in_off)
-                break;
-        } else if (n == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal((int)n)) {
-            continue; /* a warning alert, a TLS 1.3 key update or new ticket */
-        } else {
-            return fail(t, "receiving", (int)n);
-        }
-    }
-    return 0;
+    t->fresh = data;
+    t->fresh_len = len;
+    int rc = process_input(t);
+    return keep_unread(t) != 0 ? -1 : rc;
 }
 
 static int tls_from_above(void *state, const uint8_t *data, size_t len)
@@ -418,7 +446,7 @@ static void tls_free(void *state)
     struct tls_conn *t = state;
     gnutls_deinit(t->session);
     creds_unref(t->creds);
-    free(t->in);
+    free(t->kept);
     free(t->pending);
     free(t);
 }

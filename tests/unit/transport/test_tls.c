@@ -360,6 +360,50 @@ static void test_handshake_then_plaintext_flows_both_ways(void **state)
     free_peer(p);
 }
 
+static void test_handshake_and_records_split_into_single_bytes_are_reassembled(void **state)
+{
+    start_listener();
+    struct peer *p = connect_peer(NULL, NULL, NULL);
+    for (int round = 0; round < 20 && gnutls_handshake(p->client) != 0; round++) {
+        size_t len = p->to_server.len;
+        p->to_server.len = 0;
+        for (size_t i = 0; i < len; i++)
+            p->layer.ops->from_below(p->layer.state, p->to_server.data + i, 1);
+    }
+    assert_int_equal(gnutls_record_send(p->client, "split", 5), 5);
+    size_t len = p->to_server.len;
+    p->to_server.len = 0;
+    for (size_t i = 0; i < len; i++)
+        p->layer.ops->from_below(p->layer.state, p->to_server.data + i, 1);
+    assert_int_equal(p->fails, 0);
+    assert_int_equal(p->up.len, 5);
+    assert_memory_equal(p->up.data, "split", 5);
+    free_peer(p);
+}
+
+static void test_a_large_write_is_cut_into_records_the_client_reads_whole(void **state)
+{
+    start_listener();
+    struct peer *p = connect_peer(NULL, NULL, NULL);
+    assert_int_equal(handshake(p), 0);
+    client_recv(p);
+    static uint8_t big[50000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 7);
+    assert_int_equal(p->layer.ops->from_above(p->layer.state, big, sizeof big), 0);
+    static uint8_t got[sizeof big];
+    size_t len = 0;
+    while (len < sizeof got) {
+        ssize_t n = gnutls_record_recv(p->client, got + len, sizeof got - len);
+        if (n == GNUTLS_E_AGAIN && p->to_client.off < p->to_client.len)
+            continue;
+        assert_true(n > 0);
+        len += (size_t)n;
+    }
+    assert_memory_equal(got, big, sizeof big);
+    free_peer(p);
+}
+
 static void test_plain_mqtt_on_the_tls_port_fails_the_handshake(void **state)
 {
     start_listener();
@@ -556,6 +600,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_handshake_then_plaintext_flows_both_ways),
+        T(test_handshake_and_records_split_into_single_bytes_are_reassembled),
+        T(test_a_large_write_is_cut_into_records_the_client_reads_whole),
         T(test_plain_mqtt_on_the_tls_port_fails_the_handshake),
         T(test_bytes_from_above_before_the_handshake_are_sent_after_it),
         T(test_client_without_required_certificate_is_refused),
