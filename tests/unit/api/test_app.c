@@ -318,6 +318,24 @@ static void test_run_on_a_port_in_use_fails_naming_the_port(void **state)
     close(fd);
 }
 
+static void test_run_with_tls_listener_without_certificate_fails(void **state)
+{
+    assert_int_equal(mqttd_app_listen(*state, "mqtts://127.0.0.1:8883", err, sizeof err), 0);
+    assert_true(mqttd_app_run(*state, err, sizeof err) < 0);
+    assert_err_has("certfile");
+}
+
+static void test_key_set_after_listen_applies_to_that_listener(void **state)
+{
+    assert_int_equal(mqttd_app_listen(*state, "mqtts://127.0.0.1:8883", err, sizeof err), 0);
+    assert_int_equal(mqttd_app_set(*state, "certfile", "/nonexistent/server.pem", err, sizeof err),
+                     0);
+    assert_int_equal(mqttd_app_set(*state, "keyfile", "/nonexistent/server.key", err, sizeof err),
+                     0);
+    assert_true(mqttd_app_run(*state, err, sizeof err) < 0);
+    assert_err_has("/nonexistent/server.pem");
+}
+
 static void test_run_refuses_a_password_file_it_cannot_enforce(void **state)
 {
     assert_int_equal(mqttd_app_set(*state, "password_file", "/etc/mqttd/passwd", err, sizeof err),
@@ -393,6 +411,8 @@ int main(void)
         APP_TEST(test_stats_of_a_new_app_are_zero),
         APP_TEST(test_version_is_a_nonempty_dotted_number),
         APP_TEST(test_run_on_a_port_in_use_fails_naming_the_port),
+        APP_TEST(test_run_with_tls_listener_without_certificate_fails),
+        APP_TEST(test_key_set_after_listen_applies_to_that_listener),
         APP_TEST(test_run_refuses_a_password_file_it_cannot_enforce),
         APP_TEST(test_run_until_stopped_from_another_thread_returns_0),
         APP_TEST(test_stop_before_run_makes_run_return_at_once),
