@@ -85,8 +85,12 @@ static double per_s(uint64_t n, double s)
     return s > 0 ? (double)n / s : 0;
 }
 
+struct rss_samples {
+    long start_kb, max_kb, end_kb; /* -1 when unknown */
+};
+
 static void report(const struct bench_engine *e, const struct probe *p0, const struct probe *p1,
-                   long rss_kb, long rss_max_kb, double window_s)
+                   const struct rss_samples *rss, double window_s)
 {
     const struct bench_opts *o = e->o;
     bool loss_known = count_publishers(o) > 0 && o->scenario != BENCH_PUB;
@@ -150,10 +154,12 @@ static void report(const struct bench_engine *e, const struct probe *p0, const s
         f[n++] = BF_NULL("broker_cpu_pct");
         f[n++] = BF_NULL("broker_cpu_s_per_million");
     }
-    if (rss_kb >= 0) {
-        f[n++] = BF_NUM("broker_rss_kb", rss_kb, "kB at the end");
-        f[n++] = BF_NUM("broker_rss_max_kb", rss_max_kb, "kB, largest sample (1/s)");
+    if (rss->end_kb >= 0) {
+        f[n++] = BF_NUM("broker_rss_start_kb", rss->start_kb, "kB before publishing");
+        f[n++] = BF_NUM("broker_rss_kb", rss->end_kb, "kB at the end");
+        f[n++] = BF_NUM("broker_rss_max_kb", rss->max_kb, "kB, largest sample (1/s)");
     } else {
+        f[n++] = BF_NULL("broker_rss_start_kb");
         f[n++] = BF_NULL("broker_rss_kb");
         f[n++] = BF_NULL("broker_rss_max_kb");
     }
@@ -197,7 +203,8 @@ int bench_run_traffic(const struct bench_opts *o)
         return 2;
     }
 
-    long rss_max = -1;
+    struct rss_samples rss = {-1, -1, -1};
+    rss.start_kb = sample_rss(o, &rss.max_kb);
     uint64_t t0 = bench_now_ns();
     e.pub_start_ns = t0;
     e.win_start = t0 + (uint64_t)(o->warmup * 1e9);
@@ -214,7 +221,7 @@ int bench_run_traffic(const struct bench_opts *o)
             p0 = probe_now(o);
         }
         if (e.now >= next_rss) {
-            sample_rss(o, &rss_max);
+            sample_rss(o, &rss.max_kb);
             next_rss = e.now + 1000000000u;
         }
     }
@@ -227,8 +234,8 @@ int bench_run_traffic(const struct bench_opts *o)
         bench_engine_step(&e, 5);
     while (npub && !nsub && e.now < drain_end && e.inflight_total > 0)
         bench_engine_step(&e, 5);
-    long rss = sample_rss(o, &rss_max);
-    report(&e, &p0, &p1, rss, rss_max, (double)(e.win_end - e.win_start) / 1e9);
+    rss.end_kb = sample_rss(o, &rss.max_kb);
+    report(&e, &p0, &p1, &rss, (double)(e.win_end - e.win_start) / 1e9);
     bool loss = npub && o->scenario != BENCH_PUB && e.delivered_win < e.expected_win;
     bench_engine_free(&e);
     return o->qos > 0 && loss ? 3 : 0;
