@@ -129,7 +129,8 @@ MQTTD_API int mqttd_app_run(mqttd_app *app, char *err, size_t errlen);
 /* Asks a running app to stop: v5 clients get DISCONNECT 0x8B (Server shutting down), pending
  * output is flushed for up to grace_ms, then connections close. Safe from any thread. */
 MQTTD_API void mqttd_app_stop(mqttd_app *app, unsigned grace_ms);
-/* Makes mqttd_app_run stop the app on SIGTERM and SIGINT. */
+/* Makes mqttd_app_run stop the app on SIGTERM and SIGINT, and reload the certificates of TLS
+ * listeners on SIGHUP (connections keep running; new handshakes use the new files). */
 MQTTD_API void mqttd_app_stop_on_signals(mqttd_app *app);
 
 MQTTD_API const char *mqttd_version(void);

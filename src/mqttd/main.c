@@ -24,7 +24,8 @@ static void usage(FILE *out)
                  "  -h, --help            show this help and exit\n"
                  "  -V, --version         show the version and exit\n"
                  "\n"
-                 "Signals: SIGTERM or SIGINT disconnect clients (v5 reason 0x8B) and stop.\n");
+                 "Signals: SIGTERM or SIGINT disconnect clients (v5 reason 0x8B) and stop;\n"
+                 "SIGHUP reloads TLS certificates without dropping connections.\n");
 }
 
 int main(int argc, char **argv)

@@ -367,6 +367,8 @@ static void on_io(uv_poll_t *h, int status, int events)
 {
     struct tcp_link *link = h->data;
     if (status < 0) {
+        /* A reset may follow data still unread (a TLS alert saying why): hand it up first. */
+        read_some(link);
         close_now(link);
         return;
     }
