@@ -14,6 +14,7 @@
 #include "broker/topic_tree.h"
 #include "server/log.h"
 #include "session/session.h"
+#include "store/store.h"
 
 uint64_t broker_now_ms(void)
 {
@@ -229,6 +230,10 @@ size_t broker_publish(struct broker *b, struct message *msg, uint64_t now_ms)
          * any other replaces it [MQTT-3.3.1-5]. */
         retained_set(b->retained, msg->topic, msg->topic_len,
                      msg->payload_len ? message_ref(msg) : NULL);
+        if (b->store && msg->payload_len)
+            store_retained_put(b->store, msg, now_ms);
+        else if (b->store)
+            store_retained_delete(b->store, msg->topic, msg->topic_len);
         pthread_mutex_unlock(&b->retained_lock);
     }
     struct route r = {.msg = msg};
@@ -331,6 +336,10 @@ void broker_session_end(struct broker *b, struct session *s, uint64_t now_ms)
     if (registry_get(b->registry, s->client_id, s->client_id_len) == s)
         registry_remove(b->registry, s);
     s->ended = true;
+    if (s->stored && b->store) {
+        store_session_delete(b->store, s->client_id, s->client_id_len);
+        s->stored = false;
+    }
     struct message *will = s->will;
     s->will = NULL;
     struct delivery *pending = session_take_all_locked(s);
@@ -405,6 +414,8 @@ static void sweep_one(void *ctx, struct session *s)
             sw->wills[sw->will_count++] = s->will;
             s->will = NULL;
             s->will_at_ms = 0;
+            if (s->stored && s->broker->store)
+                store_session_put(s->broker->store, s); /* the will is gone */
         }
         if (s->expires_at_ms && s->expires_at_ms <= sw->now_ms &&
             grow((void **)&sw->expired, &sw->expired_cap, sw->expired_count, sizeof *sw->expired)) {

@@ -25,6 +25,7 @@ struct conn;
 struct topic_tree;
 struct retained_store;
 struct registry;
+struct mq_store;
 
 struct broker_stats {
     atomic_uint_fast64_t connections;
@@ -59,6 +60,9 @@ struct broker {
     struct broker_stats stats;
 
     struct handler *on_connect, *on_publish, *on_subscribe, *on_disconnect;
+
+    /* The durable store, or NULL (persistence false). Set before the workers start. */
+    struct mq_store *store;
 };
 
 int broker_init(struct broker *b, const struct mq_config *config);

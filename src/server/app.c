@@ -19,6 +19,7 @@
 #include "server/quic_listener.h"
 #include "server/worker.h"
 #include "session/session.h"
+#include "store/store.h"
 #include "transport/tcp.h"
 #include "transport/tls.h"
 #include "transport/ws.h"
@@ -360,6 +361,33 @@ fail:
     return -1;
 }
 
+/* Opens the store and loads it into the broker (persistence true). */
+static int open_store(mqttd_app *app, char *err, size_t errlen)
+{
+    const struct mq_config *cfg = &app->config;
+    const char *dir = cfg->persistence_location;
+    size_t dir_len = dir ? strlen(dir) : 0;
+    char *path = malloc(dir_len + strlen(cfg->persistence_file) + 2);
+    if (!path) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    sprintf(path, "%s%s%s", dir_len ? dir : "", dir_len && dir[dir_len - 1] != '/' ? "/" : "",
+            cfg->persistence_file);
+    struct mq_store *st;
+    int rc =
+        store_open(&st, path, cfg->durability_relaxed ? MQ_DURABILITY_RELAXED : MQ_DURABILITY_FULL,
+                   cfg->durability_interval_ms, err, errlen);
+    if (rc == 0 && (rc = store_restore(st, &app->broker, broker_now_ms(), err, errlen)) != 0)
+        store_close(st);
+    if (rc == 0) {
+        app->broker.store = st;
+        log_notice("store %s: durability %s", path, cfg->durability_relaxed ? "relaxed" : "full");
+    }
+    free(path);
+    return rc;
+}
+
 int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
 {
     struct mq_config *cfg = &app->config;
@@ -374,6 +402,8 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
         if (config_add_listener(cfg, &every_address, err, errlen) != 0)
             return -1;
     }
+    if (cfg->persistence && !app->broker.store && open_store(app, err, errlen) != 0)
+        return -1;
     unsigned workers = cfg->workers;
     if (!workers) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -430,6 +460,9 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
         worker_join(&app->workers[w]);
     for (unsigned w = 0; w < app->worker_count; w++)
         worker_destroy(&app->workers[w]);
+    /* Last: what the workers queued on the way out is committed too. */
+    store_close(app->broker.store);
+    app->broker.store = NULL;
     pthread_mutex_lock(&app->stop_lock);
     app->running = false;
     pthread_mutex_unlock(&app->stop_lock);

@@ -279,6 +279,15 @@ static int set_response_information(struct mq_config *c, const char *key, const 
     return replace_string(&c->response_information, value, err, errlen);
 }
 
+static int set_durability(struct mq_config *c, const char *key, const char *value, int depth,
+                          char *err, size_t errlen)
+{
+    if (strcmp(value, "full") != 0 && strcmp(value, "relaxed") != 0)
+        return fail(err, errlen, "%s: '%.100s' is neither full nor relaxed", key, value);
+    c->durability_relaxed = strcmp(value, "relaxed") == 0;
+    return 0;
+}
+
 static int set_workers(struct mq_config *c, const char *key, const char *value, int depth,
                        char *err, size_t errlen)
 {
@@ -607,6 +616,11 @@ static const struct key_def keys[] = {
             UINT32_MAX),
     HANDLER_KEY("response_information", set_response_information),
     NUM_KEY("max_session_expiry", KEY_DURATION, session_expiry_max_s, 0, UINT32_MAX),
+    BOOL_KEY("persistence", persistence),
+    STR_KEY("persistence_location", persistence_location),
+    STR_KEY("persistence_file", persistence_file),
+    HANDLER_KEY("durability", set_durability),
+    NUM_KEY("durability_interval", KEY_NUMBER, durability_interval_ms, 1, 60000),
     HANDLER_KEY("listener", set_listener),
     HANDLER_KEY("listen", set_listen),
     HANDLER_KEY("port", set_port),
@@ -667,9 +681,6 @@ static const char *const unsupported_keys[] = {
     "notification_topic",
     "notifications",
     "notifications_local_only",
-    "persistence",
-    "persistence_file",
-    "persistence_location",
     "pid_file",
     "plugin",
     "psk_file",
@@ -818,8 +829,10 @@ int config_init(struct mq_config *c)
     c->subscription_identifiers = true;
     c->default_listener = -1;
     c->current_listener = -1;
+    c->durability_interval_ms = 100;
     c->response_information = strdup("response/%c");
-    return c->response_information == NULL ? -1 : 0;
+    c->persistence_file = strdup("mqttd.db");
+    return c->response_information == NULL || c->persistence_file == NULL ? -1 : 0;
 }
 
 void config_free(struct mq_config *c)
@@ -830,6 +843,8 @@ void config_free(struct mq_config *c)
     free(c->password_file);
     free(c->acl_file);
     free(c->response_information);
+    free(c->persistence_location);
+    free(c->persistence_file);
     memset(c, 0, sizeof *c);
 }
 

@@ -77,6 +77,13 @@ struct mq_config {
     char *response_information;    /* "%c" expands to the client id; default "response/%c" */
     uint32_t session_expiry_max_s; /* cap on Session Expiry Interval; 0 = no cap
                                       (key "max_session_expiry") */
+    /* The durable store (docs/OPERATIONS.md): off by default, so brokers started by tests
+     * side by side never share a file. */
+    bool persistence;
+    char *persistence_location;      /* directory; NULL = the working directory */
+    char *persistence_file;          /* default "mqttd.db" */
+    bool durability_relaxed;         /* key "durability full|relaxed", default full */
+    uint32_t durability_interval_ms; /* relaxed: commit period, default 100 ms */
 
     /* Parser state, not settings: which listener per-listener keys apply to. The default
      * listener is Mosquitto's (made by `port`, `bind_address` or per-listener keys before any

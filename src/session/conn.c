@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "server/log.h"
 #include "session/session.h"
+#include "store/store.h"
 
 struct conn *conn_new(struct broker *b, const struct conn_transport *t, void *transport_ctx,
                       uint64_t now_ms)
@@ -481,6 +482,8 @@ void conn_transport_closed(struct conn *c, uint64_t now_ms)
     }
     if (!end_now && s->expiry_interval_s != UINT32_MAX)
         s->expires_at_ms = now_ms + (uint64_t)s->expiry_interval_s * 1000u;
+    if (will_now && !end_now && s->stored && b->store)
+        store_session_put(b->store, s); /* its will is gone */
     mq_lock_release(&s->lock);
     if (will_now)
         broker_publish_will(b, will_now, now_ms);

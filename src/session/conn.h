@@ -99,6 +99,7 @@ struct conn {
     uint32_t out_len, out_cap; /* beyond 4 GiB waiting the client is not reading: dropped */
     bool flush_scheduled;
     atomic_size_t write_backlog; /* bytes not yet written: output buffer + transport queue */
+    atomic_uint acks_held;       /* acknowledgements waiting for a store commit */
 
     struct conn *worker_prev, *worker_next; /* the owner's list of connections */
 };
@@ -147,6 +148,14 @@ int conn_send_sized(struct conn *c, const struct mq_packet *p, size_t size);
 /* Sends DISCONNECT with `reason` (v5 only; a reason string when problem information is on) and
  * closes. For 3.1/3.1.1 the connection is just closed, as those specs say. */
 void conn_disconnect(struct conn *c, uint8_t reason, const char *reason_string);
+
+/* Sends an acknowledgement now or, with the store in durability full, once the store changes
+ * the calling thread queued since `changes_before` (store_thread_changes) are committed, or
+ * after an earlier held one of this connection. `then(ctx)` (may be NULL) runs right after the
+ * packet is written, on whichever thread wrote it. Implemented in durable_ack.c. */
+void conn_send_when_durable(struct conn *c, const struct mq_packet *p, uint64_t changes_before,
+                            void (*then)(void *ctx), void *ctx);
+void conn_send_ack_when_durable(struct conn *c, const struct mq_packet *p, uint64_t changes_before);
 
 /* The connection's alias tables, allocated on first use; NULL when out of memory. */
 struct topic_aliases *conn_aliases(struct conn *c);

@@ -12,6 +12,7 @@
 #include "server/log.h"
 #include "session/conn.h"
 #include "session/session.h"
+#include "store/store.h"
 
 #define PROP(p, id) ((p)->present & MQ_PROP_BIT(id))
 #define SET(p, id) ((p)->present |= MQ_PROP_BIT(id))
@@ -165,6 +166,26 @@ static char *expand_response_information(const char *pattern, const char *client
     return out;
 }
 
+/* Writes everything a session holds to the store: it became persistent (session lock held). */
+static void store_whole_session_locked(struct mq_store *st, struct session *s, uint64_t now_ms)
+{
+    store_session_put(st, s);
+    for (struct session_subscription *sub = s->subscriptions; sub; sub = sub->next)
+        store_subscription_put(st, s, (const uint8_t *)sub->text, sub->group_len,
+                               (const uint8_t *)sub->text + sub->group_len, sub->filter_len,
+                               sub->options, sub->subscription_id);
+    struct delivery_list *lists[] = {&s->inflight, &s->queue};
+    for (int i = 0; i < 2; i++) {
+        for (struct delivery *d = lists[i]->head; d; d = d->next) {
+            if (d->qos == 0)
+                continue;
+            if (!d->store_id)
+                d->store_id = store_new_delivery_id(st);
+            d->store_seq = store_delivery_put(st, s, d, now_ms);
+        }
+    }
+}
+
 /* Reserves a connection slot under max_connections. */
 static bool take_connection_slot(struct broker *b)
 {
@@ -263,6 +284,11 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
         if (p->clean_start) {
             /* Clean Start discards the existing session [MQTT-3.1.2-4]; its will goes out with
              * its end. */
+            if (s->stored && b->store) {
+                /* Gone from the file before the new session of the same id is written. */
+                store_session_delete(b->store, s->client_id, s->client_id_len);
+                s->stored = false;
+            }
             mq_lock_release(&s->lock);
             registry_remove(b->registry, session_ref(s));
             ended = s;
@@ -305,6 +331,17 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
     s->will_delay_s = will && PROP(&p->will_props, MQ_PROP_WILL_DELAY_INTERVAL)
                           ? p->will_props.will_delay_interval
                           : 0;
+    if (b->store && expiry != 0) {
+        if (s->stored) {
+            store_session_put(b->store, s);
+        } else {
+            s->stored = true;
+            store_whole_session_locked(b->store, s, now_ms);
+        }
+    } else if (b->store && s->stored) {
+        store_session_delete(b->store, s->client_id, s->client_id_len);
+        s->stored = false;
+    }
     c->session = session_ref(s);
     c->state = CONN_CONNECTED;
     c->keep_alive_s = p->keep_alive;

@@ -5,6 +5,7 @@
 #include "broker/broker.h"
 #include "session/conn.h"
 #include "session/session.h"
+#include "store/store.h"
 
 #define PROP(p, id) ((p)->present & MQ_PROP_BIT(id))
 
@@ -26,6 +27,8 @@ int handle_disconnect(struct conn *c, const struct mq_disconnect *p, uint64_t no
             message_unref(s->will);
             s->will = NULL;
         }
+        if (s->stored && c->broker->store && s->expiry_interval_s)
+            store_session_put(c->broker->store, s);
         mq_lock_release(&s->lock);
     }
     /* The server closes without sending DISCONNECT back [MQTT-3.14.4-1]. */

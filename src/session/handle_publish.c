@@ -11,6 +11,7 @@
 #include "server/log.h"
 #include "session/conn.h"
 #include "session/session.h"
+#include "store/store.h"
 
 #define PROP(p, id) ((p)->present & MQ_PROP_BIT(id))
 
@@ -125,6 +126,7 @@ int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
     if (cfg->message_size_limit && p->payload.len > cfg->message_size_limit)
         return refuse_message(c, p, MQ_RC_QUOTA_EXCEEDED);
 
+    uint64_t changes = store_thread_changes();
     struct session *s = conn_lock_session(c);
     if (!s)
         return 0; /* taken over: the new connection owns the session now */
@@ -139,9 +141,15 @@ int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
         }
         if (known || session_qos2_add_locked(s, p->packet_id) < 0) {
             mq_lock_release(&s->lock);
-            send_ack(c, MQ_PUBREC, p->packet_id, known ? 0 : MQ_RC_UNSPECIFIED_ERROR);
+            struct mq_packet ack = {.type = MQ_PUBREC,
+                                    .u.ack = {.packet_id = p->packet_id,
+                                              .reason_code = known ? 0 : MQ_RC_UNSPECIFIED_ERROR}};
+            /* A repeated PUBREC still follows any held one, in order. */
+            conn_send_ack_when_durable(c, &ack, changes);
             return 0;
         }
+        if (s->stored && b->store)
+            store_qos2_add(b->store, s, p->packet_id);
     }
     uint64_t origin = s->serial;
     mq_lock_release(&s->lock);
@@ -161,7 +169,11 @@ int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
     if (p->qos > 0) {
         uint8_t reason =
             receivers || c->version != MQ_V5 ? MQ_RC_SUCCESS : MQ_RC_NO_MATCHING_SUBSCRIBERS;
-        send_ack(c, p->qos == 1 ? MQ_PUBACK : MQ_PUBREC, p->packet_id, reason);
+        struct mq_packet ack = {.type = p->qos == 1 ? MQ_PUBACK : MQ_PUBREC,
+                                .u.ack = {.packet_id = p->packet_id, .reason_code = reason}};
+        /* With durability full the acknowledgement vouches for what the store holds: the
+         * retained message, the copies queued for persistent sessions, the QoS 2 id. */
+        conn_send_ack_when_durable(c, &ack, changes);
     }
     return 0;
 }
@@ -172,6 +184,8 @@ int handle_pubrel(struct conn *c, const struct mq_ack *p, uint64_t now_ms)
     if (!s)
         return 0;
     bool found = session_qos2_remove_locked(s, p->packet_id);
+    if (found && s->stored && c->broker->store)
+        store_qos2_remove(c->broker->store, s, p->packet_id);
     mq_lock_release(&s->lock);
     /* An unknown id is answered too, so the client can finish [MQTT-4.3.3-12]. */
     send_ack(c, MQ_PUBCOMP, p->packet_id, found ? 0 : MQ_RC_PACKET_IDENTIFIER_NOT_FOUND);

@@ -11,12 +11,13 @@
 #include "server/log.h"
 #include "session/conn.h"
 #include "session/session.h"
+#include "store/store.h"
 
 #define PROP(p, id) ((p)->present & MQ_PROP_BIT(id))
 
 /* What to do after the SUBACK for one granted filter. */
 struct after_suback {
-    mq_bytes filter;
+    mq_bytes filter; /* owned copy */
     uint8_t options;
     bool send_retained;
     struct message *reply; /* a handler's message for this subscriber alone, or NULL */
@@ -89,20 +90,63 @@ static uint8_t subscribe_one(struct conn *c, struct session *s, const mq_topic_r
     mq_lock_acquire(&s->lock);
     session_subscription_add_locked(s, group.data, (uint16_t)group.len, filter.data,
                                     (uint16_t)filter.len, options, sub_id);
+    if (s->stored && b->store)
+        store_subscription_put(b->store, s, group.data, (uint16_t)group.len, filter.data,
+                               (uint16_t)filter.len, options, sub_id);
     mq_lock_release(&s->lock);
 
     unsigned retain_handling =
         (req->options & MQ_SUBOPT_RETAIN_HANDLING_MASK) >> MQ_SUBOPT_RETAIN_HANDLING_SHIFT;
-    after->filter = filter;
+    uint8_t *copy = malloc(filter.len ? filter.len : 1);
+    if (copy) {
+        memcpy(copy, filter.data, filter.len);
+        after->filter = (mq_bytes){copy, filter.len};
+    }
     after->options = options;
     /* Retained messages go to new non-shared subscriptions (RH 0 or 1), and again on a
      * replaced one only for RH 0 [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11]; never to a
      * shared subscription. */
     after->send_retained =
-        !shared && (retain_handling == 0 || (retain_handling == 1 && replaced == 0));
+        copy && !shared && (retain_handling == 0 || (retain_handling == 1 && replaced == 0));
     if (reply.reply_topic)
         after->reply = handler_reply(&reply, now_ms);
     return qos;
+}
+
+/* Everything that follows the SUBACK, kept until it is sent (which may be after a store
+ * commit, on the store thread). */
+struct suback_tail {
+    struct broker *broker;
+    struct session *session; /* one reference */
+    uint32_t sub_id;
+    uint32_t count;
+    struct after_suback *after; /* owned, count entries */
+};
+
+static void free_after(struct after_suback *after, uint32_t count)
+{
+    for (uint32_t i = 0; after && i < count; i++) {
+        message_unref(after[i].reply);
+        free((void *)after[i].filter.data);
+    }
+    free(after);
+}
+
+static void run_tail(void *ctx)
+{
+    struct suback_tail *t = ctx;
+    uint64_t now_ms = broker_now_ms();
+    for (uint32_t i = 0; i < t->count; i++) {
+        struct after_suback *a = &t->after[i];
+        if (a->send_retained)
+            broker_send_retained(t->broker, t->session, a->filter.data, (uint16_t)a->filter.len,
+                                 a->options, t->sub_id, now_ms);
+        if (a->reply)
+            session_deliver(t->session, a->reply, 0, false, NULL, 0, NULL, now_ms);
+    }
+    free_after(t->after, t->count);
+    session_unref(t->session);
+    free(t);
 }
 
 int handle_subscribe(struct conn *c, const struct mq_subscribe *p, uint64_t now_ms)
@@ -114,12 +158,14 @@ int handle_subscribe(struct conn *c, const struct mq_subscribe *p, uint64_t now_
             return -MQ_RC_SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED;
         sub_id = p->props.subscription_id;
     }
+    uint64_t changes = store_thread_changes();
     struct session *s = conn_lock_session(c);
     if (!s)
         return 0;
     session_ref(s);
     mq_lock_release(&s->lock);
 
+    struct suback_tail *tail = NULL;
     uint8_t *reasons = malloc(p->entry_count ? p->entry_count : 1);
     struct after_suback *after = calloc(p->entry_count ? p->entry_count : 1, sizeof *after);
     int rc = 0;
@@ -143,19 +189,17 @@ int handle_subscribe(struct conn *c, const struct mq_subscribe *p, uint64_t now_
     ack.u.suback.packet_id = p->packet_id;
     ack.u.suback.reason_codes = reasons;
     ack.u.suback.reason_code_count = n;
-    conn_send_packet(c, &ack);
-    for (uint32_t i = 0; i < n; i++) {
-        if (reasons[i] < 0x80 && after[i].send_retained)
-            broker_send_retained(c->broker, s, after[i].filter.data, (uint16_t)after[i].filter.len,
-                                 after[i].options, sub_id, now_ms);
-        if (after[i].reply)
-            session_deliver(s, after[i].reply, 0, false, NULL, 0, NULL, now_ms);
+    if (!(tail = malloc(sizeof *tail))) {
+        rc = -MQ_RC_UNSPECIFIED_ERROR;
+        goto out;
     }
+    *tail = (struct suback_tail){c->broker, session_ref(s), sub_id, p->entry_count, after};
+    after = NULL;
+    /* With durability full a SUBACK promises the subscription is on disk; the retained
+     * messages it asks for follow it [MQTT-3.8.4-1]. */
+    conn_send_when_durable(c, &ack, changes, run_tail, tail);
 out:
-    if (after)
-        for (uint32_t i = 0; i < p->entry_count; i++)
-            message_unref(after[i].reply);
-    free(after);
+    free_after(after, p->entry_count);
     free(reasons);
     session_unref(s);
     return rc;
@@ -183,8 +227,11 @@ int handle_unsubscribe(struct conn *c, const struct mq_subscribe *p, uint64_t no
         }
         int removed = broker_unsubscribe(c->broker, s, group, filter);
         mq_lock_acquire(&s->lock);
-        session_subscription_remove_locked(s, group.data, (uint16_t)group.len, filter.data,
-                                           (uint16_t)filter.len);
+        if (session_subscription_remove_locked(s, group.data, (uint16_t)group.len, filter.data,
+                                               (uint16_t)filter.len) &&
+            s->stored && c->broker->store)
+            store_subscription_delete(c->broker->store, s, group.data, (uint16_t)group.len,
+                                      filter.data, (uint16_t)filter.len);
         mq_lock_release(&s->lock);
         reasons[n++] = removed > 0 ? MQ_RC_SUCCESS : MQ_RC_NO_SUBSCRIPTION_EXISTED;
     }

@@ -9,6 +9,7 @@
 
 #include "broker/broker.h"
 #include "session/conn.h"
+#include "store/store.h"
 
 struct session *session_new(struct broker *broker, const char *client_id, uint16_t len)
 {
@@ -83,9 +84,8 @@ static struct delivery *list_pop(struct delivery_list *l)
     return d;
 }
 
-static struct delivery *delivery_new(struct message *msg, uint8_t qos, bool retain,
-                                     const uint32_t *ids, uint16_t id_count,
-                                     const char *share_group)
+struct delivery *delivery_new(struct message *msg, uint8_t qos, bool retain, const uint32_t *ids,
+                              uint16_t id_count, const char *share_group)
 {
     struct delivery *d = malloc(sizeof *d + (size_t)id_count * sizeof(uint32_t));
     if (!d)
@@ -120,8 +120,52 @@ static uint16_t next_packet_id(struct session *s)
     }
 }
 
+/* The store of a persistent session, or NULL. */
+static struct mq_store *session_store(const struct session *s)
+{
+    return s->stored ? s->broker->store : NULL;
+}
+
+static void persist(struct session *s, struct delivery *d, uint64_t now_ms)
+{
+    struct mq_store *st = session_store(s);
+    if (st && d->store_id)
+        d->store_seq = store_delivery_put(st, s, d, now_ms);
+}
+
+static void store_kick(void *ctx)
+{
+    struct session *s = ctx;
+    mq_lock_acquire(&s->lock);
+    s->store_kick_pending = false;
+    if (s->conn)
+        session_send_queued_locked(s, broker_now_ms());
+    mq_lock_release(&s->lock);
+    session_unref(s);
+}
+
+/* With durability full a persistent delivery leaves only once its row is committed: the
+ * store thread sends what waited in the queue right after the commit. */
+static bool wait_for_commit_locked(struct session *s, const struct delivery *d)
+{
+    struct mq_store *st = session_store(s);
+    if (!st || !d->store_seq || !store_is_full(st) || store_committed(st, d->store_seq))
+        return false;
+    if (!s->store_kick_pending) {
+        s->store_kick_pending = true;
+        if (store_after_commit(st, store_kick, session_ref(s)) != 0) {
+            s->store_kick_pending = false;
+            session_unref(s);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void drop(struct session *s, struct delivery *d)
 {
+    if (d->store_id && session_store(s))
+        store_delivery_delete(session_store(s), d->store_id);
     s->dropped++;
     atomic_fetch_add(&s->broker->stats.messages_dropped, 1);
     delivery_free(d);
@@ -143,6 +187,7 @@ static void send_now(struct session *s, struct delivery *d, uint64_t now_ms)
         return;
     }
     d->sent = true;
+    persist(s, d, now_ms);
     list_append(&s->inflight, d);
 }
 
@@ -186,7 +231,12 @@ void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool r
         mq_lock_release(&s->lock);
         return;
     }
-    if (s->conn && !s->queue.head && (qos == 0 || s->inflight.count < s->send_quota)) {
+    if (qos > 0 && session_store(s)) {
+        d->store_id = store_new_delivery_id(s->broker->store);
+        persist(s, d, now_ms);
+    }
+    if (s->conn && !s->queue.head && (qos == 0 || s->inflight.count < s->send_quota) &&
+        !wait_for_commit_locked(s, d)) {
         send_now(s, d, now_ms);
     } else if ((cfg->max_queued_messages && s->queue.count >= cfg->max_queued_messages) ||
                (cfg->max_queued_bytes &&
@@ -202,7 +252,8 @@ void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool r
 void session_send_queued_locked(struct session *s, uint64_t now_ms)
 {
     while (s->conn && s->queue.head &&
-           (s->queue.head->qos == 0 || s->inflight.count < s->send_quota)) {
+           (s->queue.head->qos == 0 || s->inflight.count < s->send_quota) &&
+           !wait_for_commit_locked(s, s->queue.head)) {
         struct delivery *d = list_pop(&s->queue);
         s->queued_bytes -= delivery_size(d);
         if (message_expired(d->msg, now_ms)) {
@@ -226,6 +277,18 @@ void session_resume_locked(struct session *s, uint64_t now_ms)
         }
     }
     session_send_queued_locked(s, now_ms);
+}
+
+void session_restore_delivery_locked(struct session *s, struct delivery *d)
+{
+    if (d->state == DELIVERY_QUEUED) {
+        s->queued_bytes += delivery_size(d);
+        list_append(&s->queue, d);
+        return;
+    }
+    if (d->packet_id > s->last_packet_id)
+        s->last_packet_id = d->packet_id;
+    list_append(&s->inflight, d);
 }
 
 struct delivery *session_inflight_find_locked(struct session *s, uint16_t packet_id, bool remove)

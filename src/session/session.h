@@ -36,9 +36,11 @@ struct delivery {
     char *share_group;   /* shared subscription group it came through, for redelivery; or NULL */
     uint16_t packet_id;
     uint8_t qos;
-    uint8_t state; /* enum delivery_state */
-    bool retain;   /* RETAIN flag to send */
-    bool sent;     /* sent at least once: a resend carries DUP */
+    uint8_t state;      /* enum delivery_state */
+    bool retain;        /* RETAIN flag to send */
+    bool sent;          /* sent at least once: a resend carries DUP */
+    uint64_t store_id;  /* its row in the store, 0 when not persisted */
+    uint64_t store_seq; /* the store change that wrote it last: sent only once committed */
     uint16_t subscription_id_count;
     uint32_t subscription_ids[];
 };
@@ -67,9 +69,11 @@ struct session {
     uint16_t client_id_len;
 
     mq_lock lock;
-    struct conn *conn;  /* the connection bound to the session, NULL when offline */
-    atomic_bool online; /* conn != NULL, readable without the lock (shared group choice) */
-    bool ended;         /* removed from the registry: deliveries to it are dropped */
+    struct conn *conn;       /* the connection bound to the session, NULL when offline */
+    atomic_bool online;      /* conn != NULL, readable without the lock (shared group choice) */
+    bool ended;              /* removed from the registry: deliveries to it are dropped */
+    bool stored;             /* persistent (non-zero expiry) with a store: its changes go there */
+    bool store_kick_pending; /* a send of queued deliveries waits for a store commit */
     uint8_t protocol_version;
     uint32_t expiry_interval_s; /* 0xFFFFFFFF = never */
     uint64_t expires_at_ms;     /* offline sessions: when the session ends; 0 = never */
@@ -115,6 +119,13 @@ void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool r
 void session_resume_locked(struct session *s, uint64_t now_ms);
 /* With s->lock held and s->conn set: sends queued messages while the quota allows. */
 void session_send_queued_locked(struct session *s, uint64_t now_ms);
+
+/* A new delivery record of msg (one reference taken; ids and share_group copied), or NULL. */
+struct delivery *delivery_new(struct message *msg, uint8_t qos, bool retain, const uint32_t *ids,
+                              uint16_t id_count, const char *share_group);
+/* Puts a delivery read back from the store in the in-flight window (when it had been sent) or
+ * the queue (store restore at start-up; takes ownership of d). */
+void session_restore_delivery_locked(struct session *s, struct delivery *d);
 
 /* Looks up the in-flight delivery with `packet_id`, unlinking it when `remove` is set. */
 struct delivery *session_inflight_find_locked(struct session *s, uint16_t packet_id, bool remove);

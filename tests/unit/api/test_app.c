@@ -79,7 +79,7 @@ static void test_set_value_of_wrong_type_fails(void **state)
 
 static void test_set_mosquitto_key_not_implemented_is_refused_not_ignored(void **state)
 {
-    assert_int_equal(mqttd_app_set(*state, "persistence", "true", err, sizeof err), -1);
+    assert_int_equal(mqttd_app_set(*state, "autosave_interval", "60", err, sizeof err), -1);
     assert_err_has("not supported by mqttd (yet)");
 }
 

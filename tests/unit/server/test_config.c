@@ -96,14 +96,14 @@ static void test_config_free_leaves_a_zeroed_struct_and_is_repeatable(void **sta
 static void test_unknown_key_is_an_error_naming_it(void **state)
 {
     set_fails("no_such_key", "1", "unknown key 'no_such_key'", NULL);
-    set_fails("durability", "full", "unknown key 'durability'", NULL);
+    set_fails("store_engine", "sqlite", "unknown key 'store_engine'", NULL);
     set_fails("Max_QoS", "1", "unknown key", NULL);
 }
 
 static void test_unimplemented_mosquitto_keys_say_not_supported(void **state)
 {
-    set_fails("persistence", "true", "persistence", "not supported by mqttd (yet)", NULL);
-    set_fails("persistence_location", "/var/lib", "not supported by mqttd (yet)", NULL);
+    set_fails("autosave_interval", "60", "autosave_interval", "not supported by mqttd (yet)", NULL);
+    set_fails("autosave_on_changes", "true", "not supported by mqttd (yet)", NULL);
     set_fails("bridge_protocol_version", "mqttv50", "not supported by mqttd (yet)", NULL);
     set_fails("plugin_opt_x", "1", "not supported", NULL);
     set_fails("connection", "b1", "not supported", NULL);
