@@ -424,6 +424,8 @@ static int set_listener_bool(struct mq_config *c, const char *key, const char *v
         return -1;
     if (strcmp(key, "require_certificate") == 0)
         l->require_certificate = v;
+    else if (strcmp(key, "quic_retry") == 0)
+        l->quic_retry = v;
     else
         l->use_identity_as_username = v;
     return 0;
@@ -634,6 +636,7 @@ static const struct key_def keys[] = {
     HANDLER_KEY("ciphers", set_listener_string),
     HANDLER_KEY("require_certificate", set_listener_bool),
     HANDLER_KEY("use_identity_as_username", set_listener_bool),
+    HANDLER_KEY("quic_retry", set_listener_bool),
     HANDLER_KEY("websockets_origin", add_websockets_origin),
     HANDLER_KEY("websockets_max_frame_size", set_websockets_max_frame_size),
     HANDLER_KEY("include_dir", include_dir),

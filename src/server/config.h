@@ -42,6 +42,9 @@ struct mq_listener_config {
     char **ws_origins;
     size_t ws_origin_count;
     uint64_t ws_max_frame_size;
+    /* QUIC: every new connection proves its address with a Retry round trip first (key
+     * quic_retry, default false). */
+    bool quic_retry;
 };
 
 struct mq_config {

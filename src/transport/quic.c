@@ -516,7 +516,8 @@ static struct quic_link *link_new(struct quic_endpoint *ep, const ngtcp2_pkt_hd 
     ngtcp2_settings_default(&settings);
     settings.initial_ts = now_ns();
     settings.handshake_timeout = HANDSHAKE_TIMEOUT_S * NGTCP2_SECONDS;
-    settings.token = (ngtcp2_vec){(uint8_t *)hd->token.base, hd->token.len};
+    if (odcid) /* a Retry token we verified: the address is proven */
+        settings.token = (ngtcp2_vec){(uint8_t *)hd->token.base, hd->token.len};
 
     ngtcp2_transport_params params;
     ngtcp2_transport_params_default(&params);
@@ -644,6 +645,25 @@ static void send_version_negotiation(struct quic_endpoint *ep, const ngtcp2_vers
         send_datagram(ep, to, to_len, buf, (size_t)n);
 }
 
+/* Asks the client to prove its address: it must echo the token, which only reaches it if the
+ * source address of its Initial was really its own. Costs one round trip; stateless. */
+static void send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const struct sockaddr *to,
+                       socklen_t to_len)
+{
+    ngtcp2_cid scid = {.datalen = SCID_LEN};
+    gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+    ngtcp2_ssize token_len = ngtcp2_crypto_generate_retry_token(
+        token, ep->secret, sizeof ep->secret, hd->version, to, to_len, &scid, &hd->dcid, now_ns());
+    if (token_len < 0)
+        return;
+    uint8_t buf[256];
+    ngtcp2_ssize n = ngtcp2_crypto_write_retry(buf, sizeof buf, hd->version, &hd->scid, &scid,
+                                               &hd->dcid, token, (size_t)token_len);
+    if (n > 0)
+        send_datagram(ep, to, to_len, buf, (size_t)n);
+}
+
 static void handle_datagram(struct quic_endpoint *ep, const struct sockaddr *from,
                             socklen_t from_len, const uint8_t *data, size_t len)
 {
@@ -665,7 +685,24 @@ static void handle_datagram(struct quic_endpoint *ep, const struct sockaddr *fro
     ngtcp2_pkt_hd hd;
     if (ep->stopping || ngtcp2_accept(&hd, data, len) != 0)
         return;
-    link = link_new(ep, &hd, NULL, from, from_len);
+    ngtcp2_cid odcid;
+    bool validated = false;
+    if (ep->listener->config->quic_retry) {
+        if (hd.token.len == 0 || hd.token.base[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
+            char peer[64];
+            format_addr(from, peer, sizeof peer);
+            log_info("%s: quic: Retry sent (address validation)", peer);
+            send_retry(ep, &hd, from, from_len);
+            return;
+        }
+        /* Forged, expired, or made for another address: dropped without an answer. */
+        if (ngtcp2_crypto_verify_retry_token(&odcid, hd.token.base, hd.token.len, ep->secret,
+                                             sizeof ep->secret, hd.version, from, from_len,
+                                             &hd.dcid, RETRY_TOKEN_TIMEOUT, now_ns()) != 0)
+            return;
+        validated = true;
+    }
+    link = link_new(ep, &hd, validated ? &odcid : NULL, from, from_len);
     if (!link)
         return;
     link_read(link, from, from_len, data, len);
