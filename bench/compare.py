@@ -457,10 +457,11 @@ def main():
     ap.add_argument("--build", default=os.path.join(REPO, "build"), help="build directory")
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "BENCHMARKS.md"))
     ap.add_argument("--png", default=os.path.join(REPO, "docs", "benchmarks.png"))
-    ap.add_argument("--json", help="also write every raw report to this file")
+    ap.add_argument("--json", help="every raw report (default BUILD/bench-results.json)")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args()
     args.runs = args.runs or (1 if args.quick else 3)
+    args.json = args.json or os.path.join(args.build, "bench-results.json")
     for binary in ("mqttd", "mqttc"):
         if not os.access(os.path.join(args.build, binary), os.X_OK):
             sys.exit("%s/%s not found: build first (make build)" % (args.build, binary))
@@ -506,9 +507,8 @@ def main():
     finally:
         elapsed = time.monotonic() - t0
     mach = machine()
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": mach, "results": results}, f, indent=1)
+    with open(args.json, "w") as f:
+        json.dump({"machine": mach, "results": results}, f, indent=1)
     section = render(results, args, mach, bench, started, elapsed)
     write_doc(args.doc, section)
     plot(results, args.png, workdir)
