@@ -64,7 +64,8 @@ typedef struct {
     int granted_qos;           /* in: the QoS requested; out: lower it to downgrade */
     int reason_code;           /* out: set to an MQTT reason code >= 0x80 to refuse this filter */
     const char *reply_topic;   /* out: optional message sent to this subscriber alone, */
-    const void *reply_payload; /* after its SUBACK (e.g. a welcome or the current state) */
+    const void *reply_payload; /* after its SUBACK (e.g. a welcome or the current state); */
+                               /* copied after the handler returns, so not handler stack */
     size_t reply_payload_len;
 } mqttd_subscribe_reply;
 
@@ -101,7 +102,9 @@ MQTTD_API int mqttd_app_set(mqttd_app *app, const char *key, const char *value, 
                             size_t errlen);
 /* Loads a Mosquitto-style config file; errors read "FILE:LINE: message". */
 MQTTD_API int mqttd_app_load_config(mqttd_app *app, const char *path, char *err, size_t errlen);
-/* Adds a listener: "mqtt://HOST:PORT" (more schemes come with more transports). */
+/* Adds a listener by URL: mqtt://HOST:PORT, mqtts://, ws://HOST:PORT/PATH, wss://, quic://
+ * (IPv6 as [::1]). TLS settings (certfile, keyfile, ...) set with mqttd_app_set afterwards apply
+ * to the listener just added. */
 MQTTD_API int mqttd_app_listen(mqttd_app *app, const char *url, char *err, size_t errlen);
 
 /* Handlers. Filters use MQTT wildcards; every handler whose filter matches is called, in the
@@ -115,7 +118,8 @@ MQTTD_API int mqttd_on_disconnect(mqttd_app *app, mqttd_disconnect_handler fn, v
 
 /* Publishes as the server to every matching subscriber (client_id NULL) or to one client's
  * session alone (delivered whether or not it subscribed). Copies topic and payload. Safe from
- * any thread once the app runs. Returns -1 for an invalid topic, -2 when client_id is unknown. */
+ * any thread once the app runs. Returns -1 for an invalid topic, -2 when client_id is unknown
+ * (or NULL). */
 MQTTD_API int mqttd_publish(mqttd_app *app, const char *topic, const void *payload, size_t len,
                             int qos, bool retain);
 MQTTD_API int mqttd_publish_to(mqttd_app *app, const char *client_id, const char *topic,

@@ -158,6 +158,8 @@ int mqttd_publish(mqttd_app *app, const char *topic, const void *payload, size_t
 int mqttd_publish_to(mqttd_app *app, const char *client_id, const char *topic, const void *payload,
                      size_t len, int qos)
 {
+    if (!client_id || strlen(client_id) > 65535)
+        return -2; /* no session can have it */
     struct message *m = server_message(topic, payload, len, qos, false);
     if (!m)
         return -1;
@@ -336,8 +338,6 @@ static int open_listeners(mqttd_app *app, unsigned workers, int **out, char *err
         for (unsigned w = 0; w < workers; w++) {
             uint16_t bound;
             bool quic = l->transport == MQ_TRANSPORT_QUIC;
-            if (quic && w > 0)
-                break; /* one UDP socket, served by worker 0 (see docs/TRANSPORTS.md) */
             int fd = quic ? quic_listen_socket(l->host, port, &bound, err, errlen)
                           : tcp_listen_socket(l->host, port, &bound, err, errlen);
             if (fd < 0)
@@ -394,6 +394,10 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
     log_max_level = cfg->log_level;
     if (cfg->password_file) {
         snprintf(err, errlen, "password_file: password checking is not supported yet");
+        return -1;
+    }
+    if (cfg->acl_file) {
+        snprintf(err, errlen, "acl_file: access control lists are not supported yet");
         return -1;
     }
     if (cfg->listener_count == 0) {

@@ -188,12 +188,17 @@ static void test_publish_to_unknown_client_returns_minus_2(void **state)
     assert_int_equal(mqttd_publish_to(*state, "nobody-by-this-name", "a/b", "x", 1, 1), -2);
 }
 
-static void test_publish_to_without_client_id_returns_an_error(void **state)
+static void test_publish_to_without_client_id_returns_minus_2(void **state)
 {
-    /* Known library bug: mqttd_publish_to passes client_id to strlen unchecked
-     * (src/server/app.c), so NULL crashes instead of returning -2. Enable once fixed. */
-    skip();
-    assert_true(mqttd_publish_to(*state, NULL, "a/b", "x", 1, 0) < 0);
+    assert_int_equal(mqttd_publish_to(*state, NULL, "a/b", "x", 1, 0), -2);
+}
+
+static void test_run_refuses_an_acl_file_it_cannot_enforce(void **state)
+{
+    char err[256] = "";
+    assert_int_equal(mqttd_app_set(*state, "acl_file", "/etc/mqttd.acl", err, sizeof err), 0);
+    assert_int_equal(mqttd_app_run(*state, err, sizeof err), -1);
+    assert_non_null(strstr(err, "acl_file"));
 }
 
 static void test_stats_of_a_new_app_are_zero(void **state)
@@ -407,7 +412,8 @@ int main(void)
         APP_TEST(test_handler_without_function_is_refused),
         APP_TEST(test_publish_with_invalid_topic_or_qos_returns_minus_1),
         APP_TEST(test_publish_to_unknown_client_returns_minus_2),
-        APP_TEST(test_publish_to_without_client_id_returns_an_error),
+        APP_TEST(test_publish_to_without_client_id_returns_minus_2),
+        APP_TEST(test_run_refuses_an_acl_file_it_cannot_enforce),
         APP_TEST(test_stats_of_a_new_app_are_zero),
         APP_TEST(test_version_is_a_nonempty_dotted_number),
         APP_TEST(test_run_on_a_port_in_use_fails_naming_the_port),
