@@ -77,6 +77,8 @@ struct bench_engine {
 
     /* Publishing and measurement. */
     bool publishing;
+    bool own_only;   /* count only messages carrying `tag` (our publishers are in this process) */
+    uint16_t tag;    /* this run's mark in every sequence number it publishes */
     double pub_rate; /* messages/s per publisher, 0 = as fast as the window and backlog allow */
     uint64_t pub_start_ns;
     uint64_t win_start, win_end;
@@ -85,6 +87,7 @@ struct bench_engine {
     uint64_t delivered_win; /* deliveries of window messages (received until the end) */
     uint64_t recv_in_win;   /* deliveries received while inside the window */
     uint64_t deliveries;    /* all deliveries */
+    uint64_t foreign;       /* deliveries published by someone else, not counted */
     uint64_t skipped;       /* paced messages not sent: window or write backlog full */
     uint64_t inflight_total;
     uint64_t pub_refused; /* acknowledgements with a failure reason code */

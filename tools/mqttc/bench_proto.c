@@ -5,8 +5,9 @@
  * accounting (window counts and the latency histogram).
  *
  * Payload layout: bytes 0-7 the send time (CLOCK_MONOTONIC ns, host order; the clock is shared
- * by every process on the machine), bytes 8-15 a sequence number (publisher number << 40 |
- * message number), then zeros.
+ * by every process on the machine), bytes 8-15 a sequence number (run tag << 48 | publisher
+ * number << 32 | message number, host order), then zeros. The run tag lets subscribers ignore
+ * messages a broker still delivers from an earlier run on the same topics.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,7 @@ static void on_connack(struct bench_engine *e, struct bconn *c, const struct mq_
     became_ready(e, c);
 }
 
-static void on_delivery(struct bench_engine *e, struct bconn *c, const struct mq_publish *pub)
+static void count_delivery(struct bench_engine *e, const struct mq_publish *pub)
 {
     e->deliveries++;
     if (e->now >= e->win_start && e->now < e->win_end)
@@ -128,6 +129,24 @@ static void on_delivery(struct bench_engine *e, struct bconn *c, const struct mq
             e->delivered_win++;
             bench_hist_record(&e->hist, e->now > ts ? e->now - ts : 0);
         }
+    }
+}
+
+static bool is_own(const struct bench_engine *e, const struct mq_publish *pub)
+{
+    uint64_t seq;
+    if (pub->payload.len < 16)
+        return false;
+    memcpy(&seq, pub->payload.data + 8, sizeof seq);
+    return (uint16_t)(seq >> 48) == e->tag;
+}
+
+static void on_delivery(struct bench_engine *e, struct bconn *c, const struct mq_publish *pub)
+{
+    if (e->own_only && !is_own(e, pub)) {
+        e->foreign++;
+    } else {
+        count_delivery(e, pub);
     }
     if (pub->qos == 1)
         send_ack(e, c, MQ_PUBACK, pub->packet_id);
@@ -277,7 +296,8 @@ static void publish_batch(struct bench_engine *e, struct bconn *c, uint64_t coun
         }
         uint8_t *payload = dst + c->tmpl_len - size;
         put_u64(payload, e->now);
-        put_u64(payload + 8, ((uint64_t)c->index << 40) | (c->sent + i));
+        put_u64(payload + 8, ((uint64_t)e->tag << 48) | ((uint64_t)(c->index & 0xffff) << 32) |
+                                 ((c->sent + i) & 0xffffffffu));
         dst += c->tmpl_len;
     }
     c->out_len += (uint32_t)(count * c->tmpl_len);

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench_engine.h"
 #include "bench_report.h"
@@ -118,6 +119,7 @@ static void report(const struct bench_engine *e, const struct probe *p0, const s
     f[n++] = BF_NUM("skipped", e->skipped, "paced messages not sent (window/backlog full)");
     f[n++] = BF_NUM("deliveries", e->recv_in_win, "received in the window");
     f[n++] = BF_NUM("delivered_per_s", per_s(e->recv_in_win, window_s), "msg/s");
+    f[n++] = BF_NUM("foreign", e->foreign, "deliveries from other runs, not counted");
     if (loss_known) {
         f[n++] = BF_NUM("expected", e->expected_win, "deliveries of window messages");
         f[n++] = BF_NUM("lost", lost, "after drain");
@@ -191,6 +193,8 @@ int bench_run_traffic(const struct bench_opts *o)
         return 1;
     }
     lay_out(&e, nsub, npub);
+    e.tag = (uint16_t)(getpid() ^ (bench_now_ns() >> 10));
+    e.own_only = npub > 0;
     for (uint32_t i = nsub; i < nsub + npub; i++) {
         if (bproto_prepare_publisher(&e, &e.conns[i]) < 0) {
             fprintf(stderr, "Error: cannot encode the PUBLISH template\n");
