@@ -41,3 +41,10 @@ bench: build
 
 bench-quick: build
 	/usr/bin/python3 bench/compare.py --quick --build $(BUILD)
+
+# MQTT over TCP vs QUIC on a 100 ms, lossy link between two network namespaces
+# (bench/quic/run.py; root): writes the QUIC table into docs/BENCHMARKS.md and
+# docs/benchmarks-quic.png. About 8 minutes. Not part of `make test`.
+.PHONY: bench-quic
+bench-quic: build
+	/usr/bin/python3 bench/quic/run.py --build $(BUILD)

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
 #include <ngtcp2/ngtcp2.h>
@@ -30,6 +31,7 @@
 #include "server/worker.h"
 #include "session/conn.h"
 #include "transport/quic_cid_map.h"
+#include "transport/quic_group.h"
 #include "transport/quic_sendbuf.h"
 #include "transport/quic_tls.h"
 
@@ -55,6 +57,7 @@ struct quic_link;
 struct quic_endpoint {
     uv_poll_t poll;
     int fd;
+    struct quic_group_member group; /* group.group NULL: this endpoint works alone */
     bool stopping;
     struct worker *worker;
     const struct listener *listener;
@@ -164,6 +167,7 @@ static int cb_get_new_cid(ngtcp2_conn *qc, ngtcp2_cid *cid, uint8_t *token, size
     struct quic_link *link = user;
     if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0)
         return NGTCP2_ERR_CALLBACK_FAILURE;
+    cid->data[0] = (uint8_t)link->ep->group.slot; /* routes datagrams to this worker */
     cid->datalen = cidlen;
     if (ngtcp2_crypto_generate_stateless_reset_token(token, link->ep->secret,
                                                      sizeof link->ep->secret, cid) != 0)
@@ -511,6 +515,7 @@ static struct quic_link *link_new(struct quic_endpoint *ep, const ngtcp2_pkt_hd 
 
     ngtcp2_cid scid = {.datalen = SCID_LEN};
     gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    scid.data[0] = (uint8_t)ep->group.slot;
 
     ngtcp2_settings settings;
     ngtcp2_settings_default(&settings);
@@ -652,6 +657,7 @@ static void send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const 
 {
     ngtcp2_cid scid = {.datalen = SCID_LEN};
     gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen);
+    scid.data[0] = (uint8_t)ep->group.slot;
     uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
     ngtcp2_ssize token_len = ngtcp2_crypto_generate_retry_token(
         token, ep->secret, sizeof ep->secret, hd->version, to, to_len, &scid, &hd->dcid, now_ns());
@@ -664,8 +670,9 @@ static void send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const 
         send_datagram(ep, to, to_len, buf, (size_t)n);
 }
 
+/* A datagram for this worker: `forwarded` when another worker handed it over. */
 static void handle_datagram(struct quic_endpoint *ep, const struct sockaddr *from,
-                            socklen_t from_len, const uint8_t *data, size_t len)
+                            socklen_t from_len, const uint8_t *data, size_t len, bool forwarded)
 {
     ngtcp2_version_cid vc;
     int rc = ngtcp2_pkt_decode_version_cid(&vc, data, len, SCID_LEN);
@@ -674,6 +681,11 @@ static void handle_datagram(struct quic_endpoint *ep, const struct sockaddr *fro
         return;
     }
     if (rc != 0)
+        return;
+    /* Our IDs name their worker in the first byte; a client's own 18-byte Initial ID picks one
+     * the same way, consistently for all its Initials. Other lengths stay here. */
+    if (!forwarded && ep->group.group && vc.dcidlen == SCID_LEN && vc.dcid[0] != ep->group.slot &&
+        quic_group_forward(&ep->group, vc.dcid[0], from, from_len, data, len))
         return;
     struct quic_link *link = quic_cid_map_get(&ep->cids, vc.dcid, vc.dcidlen);
     if (link) {
@@ -728,11 +740,18 @@ static void on_readable(uv_poll_t *h, int status, int events)
             if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
                 continue;
             handle_datagram(ep, (const struct sockaddr *)&ep->rx_addr[i],
-                            msgs[i].msg_hdr.msg_namelen, ep->rx[i], msgs[i].msg_len);
+                            msgs[i].msg_hdr.msg_namelen, ep->rx[i], msgs[i].msg_len, false);
         }
         if (n < RX_BATCH)
             return;
     }
+}
+
+static void on_handoff(struct quic_group_member *m, const struct quic_handoff *h)
+{
+    struct quic_endpoint *ep =
+        (struct quic_endpoint *)((char *)m - offsetof(struct quic_endpoint, group));
+    handle_datagram(ep, (const struct sockaddr *)&h->from, h->from_len, h->data, h->len, true);
 }
 
 int quic_endpoint_start(struct worker *w, const struct listener *l, int fd,
@@ -771,6 +790,9 @@ int quic_endpoint_start(struct worker *w, const struct listener *l, int fd,
     }
     ep->poll.data = ep;
     uv_poll_start(&ep->poll, UV_READABLE, on_readable);
+    /* Past the group's slots a worker serves only what the kernel gives its socket. */
+    if (quic_group_join(&ep->group, l, w->index, &w->loop, on_handoff) != 0)
+        ep->group.slot = w->index & 0xff;
     *out = ep;
     return 0;
 }
@@ -780,6 +802,8 @@ void quic_endpoint_stop(struct quic_endpoint *ep)
     if (ep->stopping)
         return;
     ep->stopping = true;
+    if (ep->group.group)
+        quic_group_stop(&ep->group);
     struct quic_link *link = ep->links;
     while (link) {
         struct quic_link *next = link->next;
@@ -793,6 +817,7 @@ void quic_endpoint_free(struct quic_endpoint *ep)
 {
     if (!ep)
         return;
+    quic_group_leave(&ep->group);
     quic_cid_map_free(&ep->cids);
     quic_tls_server_free(&ep->tls);
     free(ep->stream_in);

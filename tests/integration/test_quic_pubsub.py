@@ -107,5 +107,45 @@ class QuicPubSub(unittest.TestCase):
                         self.broker.log_text()[-3000:])
 
 
+class QuicOnSeveralWorkers(unittest.TestCase):
+    """Four workers each bind the QUIC port; the kernel spreads datagrams by address, so after a
+    migration a client's packets usually land on another worker's socket and must be handed to
+    the worker that owns the connection (by the worker index in our connection IDs)."""
+
+    CLIENTS = 6
+
+    @classmethod
+    def setUpClass(cls):
+        q.need_quic()
+        cls.broker = q.QuicBroker(workers=4)
+        cls.broker.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.__exit__(None, None, None)
+
+    def test_every_migrated_client_keeps_its_session_whichever_socket_it_lands_on(self):
+        subs = [q.Subscriber("-L", self.broker.quic_url("spread/#"), "--cafile", self.broker.cert,
+                             "-q", "1", "-C", "4", "--quic-migrate-after", "1").start()
+                for _ in range(self.CLIENTS)]
+        for i in range(4):
+            r = q.mqttc("pub", "-L", self.broker.quic_url("spread/%d" % i), "--cafile",
+                        self.broker.cert, "-q", "1", "-m", str(i))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            time.sleep(0.1)
+        for sub in subs:
+            rc, messages, err = sub.finish()
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(messages, ["spread/%d %d" % (i, i) for i in range(4)])
+        # The server validated every new path, so every client's packets reached its owner.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.broker.log_text().count("quic connection migrated to") >= self.CLIENTS:
+                break
+            time.sleep(0.1)
+        self.assertEqual(self.broker.log_text().count("quic connection migrated to"),
+                         self.CLIENTS, self.broker.log_text()[-3000:])
+
+
 if __name__ == "__main__":
     unittest.main()
