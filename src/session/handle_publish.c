@@ -180,6 +180,7 @@ int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
 
 int handle_pubrel(struct conn *c, const struct mq_ack *p, uint64_t now_ms)
 {
+    uint64_t changes = store_thread_changes();
     struct session *s = conn_lock_session(c);
     if (!s)
         return 0;
@@ -187,7 +188,13 @@ int handle_pubrel(struct conn *c, const struct mq_ack *p, uint64_t now_ms)
     if (found && s->stored && c->broker->store)
         store_qos2_remove(c->broker->store, s, p->packet_id);
     mq_lock_release(&s->lock);
-    /* An unknown id is answered too, so the client can finish [MQTT-4.3.3-12]. */
-    send_ack(c, MQ_PUBCOMP, p->packet_id, found ? 0 : MQ_RC_PACKET_IDENTIFIER_NOT_FOUND);
+    /* An unknown id is answered too, so the client can finish [MQTT-4.3.3-12]. With durability
+     * full the PUBCOMP waits until the id is gone from the store: the client may reuse it at
+     * once, and a crash must not make a new message look like a duplicate of the old one. */
+    struct mq_packet ack = {
+        .type = MQ_PUBCOMP,
+        .u.ack = {.packet_id = p->packet_id,
+                  .reason_code = found ? 0 : MQ_RC_PACKET_IDENTIFIER_NOT_FOUND}};
+    conn_send_ack_when_durable(c, &ack, changes);
     return 0;
 }

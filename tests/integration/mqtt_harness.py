@@ -792,7 +792,8 @@ MOSQUITTO_KEYS = {
     "max_topic_length": None, "max_subscriptions_per_client": None,
     "shared_subscriptions": None, "wildcard_subscriptions": None,
     "subscription_identifiers": None, "response_information": None, "max_session_expiry": None,
-    "workers": None,
+    "workers": None, "persistence": "persistence", "persistence_location": "persistence_location",
+    "persistence_file": "persistence_file", "durability": None, "durability_interval": None,
 }
 
 
@@ -811,15 +812,26 @@ class Broker:
     """A broker process on 127.0.0.1:<free port>, as a context manager.
 
     config_lines are mqttd config lines ("key value"); under MQTTD_TEST_BROKER=mosquitto they are
-    translated, and a key Mosquitto lacks raises unittest.SkipTest."""
+    translated, and a key Mosquitto lacks raises unittest.SkipTest.
 
-    def __init__(self, config_lines=(), workers=2, verbose=False):
+    Brokers run without a store (`persistence false`), so tests running side by side never share
+    a file; persistence=True gives this broker its own store in its temporary directory
+    (self.store_path), kept across restart() and kill()."""
+
+    def __init__(self, config_lines=(), workers=2, verbose=False, persistence=False):
         self.config_lines = list(config_lines)
         self.workers = workers
         self.verbose = verbose
         self.port = free_port()
         self.proc = None
         self.dir = tempfile.mkdtemp(prefix="mqttd-test-")
+        self.store_path = os.path.join(self.dir, "mqttd.db") if persistence else None
+        keys = [l.split(None, 1)[0] for l in self.config_lines if l.strip()]
+        if "persistence" not in keys:
+            self.config_lines.insert(0, "persistence %s" % ("true" if persistence else "false"))
+            if persistence:
+                self.config_lines[1:1] = ["persistence_location " + self.dir,
+                                          "persistence_file mqttd.db"]
         self.log_path = os.path.join(self.dir, "broker.log")
         self.conf_path = os.path.join(self.dir, "broker.conf")
         self._write_config()
@@ -908,8 +920,17 @@ class Broker:
                 raise AssertionError("the broker's sanitizer reported a problem:\n" +
                                      log[max(0, at - 200):at + 6000])
 
+    def kill(self):
+        """SIGKILL, as a crash: nothing is flushed, nothing is closed cleanly."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
     def restart(self):
-        """Stops and starts again on the same port (sessions in memory are lost)."""
+        """Stops and starts again on the same port (sessions in memory are lost unless the
+        broker has a store)."""
         self.stop()
         return self.start()
 
