@@ -204,30 +204,30 @@ link_state = [True]
 
 
 def plot(results, path):
-    data = path + ".dat"
-    with open(data, "w") as f:
-        for r in results:
-            f.write("%s %s %.1f %.1f %.1f %.1f\n" % (
-                r["loss"], r["transport"], r["setup_p50"], r["latency"]["p50"] or 0,
-                r["latency"]["p99"] or 0, r["recovery"]["recovery_ms"] or 0))
-    script = """
-set terminal pngcairo size 1200,400 font ",10"
-set output '%s'
-set multiplot layout 1,3 title "MQTT over TCP vs QUIC, 100 ms RTT (50 ms each way)"
-set style data linespoints
-set xlabel "packet loss each way (%%)"
-set grid
-set ylabel "ms"
-set title "connection set-up (median)"
-plot '%s' using 1:(stringcolumn(2) eq "tcp" ? $3 : 1/0) title "TCP", '' using 1:(stringcolumn(2) eq "quic" ? $3 : 1/0) title "QUIC"
-set title "QoS 1 publish-to-delivery p99"
-plot '%s' using 1:(stringcolumn(2) eq "tcp" ? $5 : 1/0) title "TCP", '' using 1:(stringcolumn(2) eq "quic" ? $5 : 1/0) title "QUIC"
-set title "recovery after a 5 s outage"
-plot '%s' using 1:(stringcolumn(2) eq "tcp" ? $6 : 1/0) title "TCP", '' using 1:(stringcolumn(2) eq "quic" ? $6 : 1/0) title "QUIC"
-unset multiplot
-""" % (path, data, data, data)
-    subprocess.run(["gnuplot"], input=script, text=True, check=False)
-    os.unlink(data)
+    files = {}
+    for transport in ("tcp", "quic"):
+        files[transport] = "%s.%s.dat" % (path, transport)
+        with open(files[transport], "w") as f:
+            for r in results:
+                if r["transport"] == transport:
+                    f.write("%s %.1f %.1f %.1f\n" % (
+                        r["loss"], r["setup_p50"], r["latency"]["p99"] or 0,
+                        r["recovery"]["recovery_ms"] or 0))
+    panels = (("connection set-up (median)", 2), ("QoS 1 publish-to-delivery p99", 3),
+              ("recovery after a 5 s outage", 4))
+    script = ["set terminal pngcairo size 1200,400 font \",10\"", "set output '%s'" % path,
+              "set multiplot layout 1,3 title \"MQTT over TCP vs QUIC, 100 ms RTT (50 ms each "
+              "way)\"", "set style data linespoints", "set xrange [-0.5:10.5]",
+              "set xlabel \"packet loss each way (%)\"", "set ylabel \"ms\"", "set grid",
+              "set yrange [0:*]"]
+    for title, column in panels:
+        script.append("set title \"%s\"" % title)
+        script.append("plot '%s' using 1:%d title \"TCP\" lw 2, '%s' using 1:%d title \"QUIC\" "
+                      "lw 2" % (files["tcp"], column, files["quic"], column))
+    script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True, check=False)
+    for name in files.values():
+        os.unlink(name)
 
 
 def table(results):
@@ -264,7 +264,15 @@ def main():
     ap.add_argument("--setup-samples", type=int, default=20)
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--report-only", action="store_true",
+                    help="write the table and plot from bench/quic/results.json, measure nothing")
     args = ap.parse_args()
+    if args.report_only:
+        with open(os.path.join(HERE, "results.json")) as f:
+            results = json.load(f)
+        plot(results, os.path.join(REPO, "docs", "benchmarks-quic.png"))
+        write_doc(results)
+        return
     if os.geteuid() != 0:
         sys.exit("bench-quic needs root (network namespaces, TUN devices)")
     mqttc = os.path.join(args.build, "mqttc")
