@@ -300,9 +300,22 @@ static const ngtcp2_callbacks server_callbacks = {
 
 /* ---- links ---- */
 
+/* The engine learns of the end here, in libuv's close phase, never inside one of its own calls
+ * (conn_feed, conn_tick) that closed the link: the engine may be freed by its last unref. */
 static void on_link_freed(uv_handle_t *h)
 {
     struct quic_link *link = h->data;
+    struct conn *c = link->conn;
+    if (c) {
+        size_t unsent;
+        quic_sendbuf_unsent(&link->out, &unsent);
+        conn_output_written(c, unsent);
+        link->conn = NULL;
+        conn_transport_closed(c, broker_now_ms());
+        worker_remove_conn(link->ep->worker, c);
+        c->transport_ctx = NULL;
+        conn_unref(c);
+    }
     if (link->qc)
         ngtcp2_conn_del(link->qc);
     if (link->tls)
@@ -312,8 +325,8 @@ static void on_link_freed(uv_handle_t *h)
 }
 
 /* Ends the link now: CONNECTION_CLOSE when `send_close` (not after an idle timeout or when the
- * peer is already draining), the engine told, memory freed on the next loop turn so callers
- * up the stack may still look at link->closed. */
+ * peer is already draining); the engine is told and memory freed in the close phase of this
+ * loop turn, so callers up the stack may still look at link->closed. */
 static void link_close_now(struct quic_link *link, bool send_close)
 {
     if (link->closed)
@@ -340,17 +353,6 @@ static void link_close_now(struct quic_link *link, bool send_close)
     if (link->next)
         link->next->prev = link->prev;
     uv_timer_stop(&link->timer);
-    struct conn *c = link->conn;
-    if (c) {
-        size_t unsent;
-        quic_sendbuf_unsent(&link->out, &unsent);
-        conn_output_written(c, unsent);
-        link->conn = NULL;
-        conn_transport_closed(c, broker_now_ms());
-        worker_remove_conn(ep->worker, c);
-        c->transport_ctx = NULL;
-        conn_unref(c);
-    }
     uv_close((uv_handle_t *)&link->timer, on_link_freed);
 }
 
