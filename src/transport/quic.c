@@ -34,6 +34,7 @@
 #include "transport/quic_group.h"
 #include "transport/quic_sendbuf.h"
 #include "transport/quic_tls.h"
+#include "transport/quic_tx.h"
 
 #define SCID_LEN 18
 #define LINK_MAX_CIDS 10 /* ours (active_connection_id_limit) + the client's first DCID */
@@ -71,6 +72,7 @@ struct quic_endpoint {
     /* Stream bytes gathered while ngtcp2 reads one packet: one link at a time, so shared. */
     uint8_t *stream_in;
     size_t stream_in_len, stream_in_cap;
+    struct quic_tx tx;
     uint8_t rx[RX_BATCH][RX_DATAGRAM];
     struct sockaddr_storage rx_addr[RX_BATCH];
 };
@@ -379,7 +381,7 @@ static void link_write(struct quic_link *link)
 {
     if (link->closed)
         return;
-    uint8_t buf[TX_DATAGRAM];
+    struct quic_tx *tx = &link->ep->tx;
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
     uint64_t ts = now_ns();
@@ -393,9 +395,9 @@ static void link_write(struct quic_link *link)
         int64_t sid = unsent ? link->stream_id : -1;
         ngtcp2_ssize taken = -1;
         ngtcp2_pkt_info pi;
-        ngtcp2_ssize n = ngtcp2_conn_writev_stream(link->qc, &ps.path, &pi, buf, sizeof buf, &taken,
-                                                   NGTCP2_WRITE_STREAM_FLAG_MORE, sid,
-                                                   unsent ? &v : NULL, unsent ? 1 : 0, ts);
+        ngtcp2_ssize n = ngtcp2_conn_writev_stream(
+            link->qc, &ps.path, &pi, quic_tx_slot(tx), QUIC_TX_DATAGRAM, &taken,
+            NGTCP2_WRITE_STREAM_FLAG_MORE, sid, unsent ? &v : NULL, unsent ? 1 : 0, ts);
         if (taken > 0) {
             quic_sendbuf_consumed(&link->out, (size_t)taken);
             if (link->conn)
@@ -409,6 +411,7 @@ static void link_write(struct quic_link *link)
             continue;
         }
         if (n < 0) {
+            quic_tx_flush(tx);
             log_debug("%s: quic write: %s", link->peer, ngtcp2_strerror((int)n));
             ngtcp2_connection_close_error_set_transport_error_liberr(&link->ccerr, (int)n, NULL, 0);
             link_close_now(link, true);
@@ -416,9 +419,10 @@ static void link_write(struct quic_link *link)
         }
         if (n == 0)
             break;
-        send_datagram(link->ep, ps.path.remote.addr, ps.path.remote.addrlen, buf, (size_t)n);
+        quic_tx_push(tx, ps.path.remote.addr, ps.path.remote.addrlen, (size_t)n);
         packets++;
     }
+    quic_tx_flush(tx);
     if (link->close_requested && quic_sendbuf_unacked(&link->out) == 0) {
         link_close_now(link, true);
         return;
@@ -768,6 +772,7 @@ int quic_endpoint_start(struct worker *w, const struct listener *l, int fd,
         return -1;
     }
     ep->fd = fd;
+    quic_tx_init(&ep->tx, fd);
     ep->worker = w;
     ep->listener = l;
     ep->local_len = sizeof ep->local;
