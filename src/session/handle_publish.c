@@ -101,6 +101,8 @@ static struct message *run_publish_handlers(struct conn *c, struct message *m, u
     return m;
 }
 
+static int accept_publish(struct conn *c, struct mq_publish *p, mq_bytes topic, uint64_t now_ms);
+
 int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
 {
     struct broker *b = c->broker;
@@ -125,7 +127,23 @@ int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
         return refuse_message(c, p, MQ_RC_PAYLOAD_FORMAT_INVALID);
     if (cfg->message_size_limit && p->payload.len > cfg->message_size_limit)
         return refuse_message(c, p, MQ_RC_QUOTA_EXCEEDED);
+    /* A QoS 2 packet id and the copies of the message it guards are committed together: the
+     * id alone would make the client's resend look like a duplicate and lose the message, the
+     * copies alone would deliver it twice. */
+    bool grouped = b->store && p->qos == 2;
+    if (grouped)
+        store_group_begin(b->store);
+    rc = accept_publish(c, p, topic, now_ms);
+    if (grouped)
+        store_group_end(b->store);
+    return rc;
+}
 
+/* The part of handle_publish after the checks: dedupe, routing, acknowledgement. */
+static int accept_publish(struct conn *c, struct mq_publish *p, mq_bytes topic, uint64_t now_ms)
+{
+    struct broker *b = c->broker;
+    const struct mq_config *cfg = b->config;
     uint64_t changes = store_thread_changes();
     struct session *s = conn_lock_session(c);
     if (!s)

@@ -63,6 +63,8 @@ struct mq_store {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     struct op *head, *tail; /* under lock */
+    struct op *cut;         /* the last queued op outside every open group (under lock) */
+    unsigned open_groups;   /* under lock */
     bool stop;              /* under lock */
     uint64_t next_seq;      /* under lock */
     atomic_uint_fast64_t committed_seq;
@@ -148,6 +150,38 @@ static bool op_set(uint8_t **dst, uint16_t *dst_len, const void *src, uint16_t l
     return (*dst = dup_bytes(src, len)) != NULL;
 }
 
+/* Appends o to the queue (st->lock held). Outside any group it is a point where the store
+ * thread may end a transaction. */
+static void append_locked(struct mq_store *st, struct op *o)
+{
+    if (st->tail)
+        st->tail->next = o;
+    else
+        st->head = o;
+    st->tail = o;
+    if (st->open_groups == 0) {
+        st->cut = o;
+        pthread_cond_signal(&st->wake);
+    }
+}
+
+void store_group_begin(struct mq_store *st)
+{
+    pthread_mutex_lock(&st->lock);
+    st->open_groups++;
+    pthread_mutex_unlock(&st->lock);
+}
+
+void store_group_end(struct mq_store *st)
+{
+    pthread_mutex_lock(&st->lock);
+    if (--st->open_groups == 0 && st->tail) {
+        st->cut = st->tail;
+        pthread_cond_signal(&st->wake);
+    }
+    pthread_mutex_unlock(&st->lock);
+}
+
 /* Queues o (NULL: out of memory, logged) and returns its sequence number. */
 static uint64_t push(struct mq_store *st, struct op *o)
 {
@@ -157,13 +191,8 @@ static uint64_t push(struct mq_store *st, struct op *o)
     }
     pthread_mutex_lock(&st->lock);
     o->seq = ++st->next_seq;
-    if (st->tail)
-        st->tail->next = o;
-    else
-        st->head = o;
-    st->tail = o;
+    append_locked(st, o);
     uint64_t seq = o->seq;
-    pthread_cond_signal(&st->wake);
     pthread_mutex_unlock(&st->lock);
     thread_changes++;
     return seq;
@@ -308,12 +337,7 @@ int store_after_commit(struct mq_store *st, void (*fn)(void *ctx), void *ctx)
     o->ctx = ctx;
     pthread_mutex_lock(&st->lock);
     o->seq = st->next_seq; /* a callback is not a change: it waits for the ones before it */
-    if (st->tail)
-        st->tail->next = o;
-    else
-        st->head = o;
-    st->tail = o;
-    pthread_cond_signal(&st->wake);
+    append_locked(st, o);
     pthread_mutex_unlock(&st->lock);
     return 0;
 }
@@ -502,7 +526,7 @@ static void *run(void *arg)
     struct mq_store *st = arg;
     pthread_mutex_lock(&st->lock);
     for (;;) {
-        if (!st->head && !st->stop) {
+        if (!st->cut && !st->stop) {
             pthread_cond_wait(&st->wake, &st->lock);
             continue;
         }
@@ -516,8 +540,19 @@ static void *run(void *arg)
             while (!st->stop && pthread_cond_timedwait(&st->wake, &st->lock, &until) == 0)
                 ;
         }
+        /* The batch ends at the last op outside every group, so a group is never split
+         * between two transactions. */
         struct op *batch = st->head;
-        st->head = st->tail = NULL;
+        struct op *last = st->stop ? st->tail : st->cut;
+        if (last) {
+            st->head = last->next;
+            last->next = NULL;
+            if (!st->head)
+                st->tail = NULL;
+        } else {
+            batch = NULL;
+        }
+        st->cut = NULL;
         bool stop = st->stop;
         pthread_mutex_unlock(&st->lock);
         if (batch)

@@ -65,6 +65,12 @@ uint64_t store_delivery_delete(struct mq_store *st, uint64_t store_id);
 uint64_t store_qos2_add(struct mq_store *st, const struct session *s, uint16_t packet_id);
 uint64_t store_qos2_remove(struct mq_store *st, const struct session *s, uint16_t packet_id);
 
+/* Changes the calling thread queues between begin and end are committed in one transaction
+ * (all or none after a crash). Groups nest and are short: the store thread commits nothing
+ * queued after a group began until it ends. */
+void store_group_begin(struct mq_store *st);
+void store_group_end(struct mq_store *st);
+
 /* A new delivery key, unique in the file. */
 uint64_t store_new_delivery_id(struct mq_store *st);
 
