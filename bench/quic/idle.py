@@ -1,12 +1,12 @@
 """Broker memory per idle QUIC connection and QUIC connections per second, on loopback
-(`bench/quic/idle.py --build build`; not part of make test).
+(`bench/quic/idle.py --build build [--connections N]`; not part of make test).
 
-Idle: N `mqttc sub` processes connect over QUIC and stay; the broker's RSS before and after,
-divided by N. Rate: `mqttc pub` processes run back to back in P parallel streams, each a full
-QUIC handshake + CONNECT + PUBLISH + DISCONNECT + CONNECTION_CLOSE; the rate is bounded by
-starting processes, so it is a floor for the broker's handshake rate, not its ceiling.
-mqttc carries one connection per process, so N stays in the hundreds here: the 100,000-connection
-generator (many connections over a few UDP sockets) is not written yet."""
+Idle: quic_conns (bench/quic/quic_conns.c) opens N MQTT-over-QUIC connections over 16 UDP
+sockets (handshake, CONNECT, CONNACK) and holds them; the broker's RSS before and after, divided
+by N, and the rate at which they came up (handshake + CONNECT/CONNACK, 200 in flight).
+Rate with real clients: `mqttc pub` processes run back to back in P parallel streams, each a full
+QUIC handshake + CONNECT + PUBLISH + DISCONNECT + CONNECTION_CLOSE; bounded by starting
+processes, so a floor, not the broker's ceiling."""
 
 import argparse
 import os
@@ -41,7 +41,7 @@ def free_udp_port():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(REPO, "build"))
-    ap.add_argument("--idle", type=int, default=500)
+    ap.add_argument("--connections", type=int, default=20000)
     ap.add_argument("--handshakes", type=int, default=400)
     ap.add_argument("--parallel", type=int, default=8)
     args = ap.parse_args()
@@ -61,28 +61,20 @@ def main():
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     mqttc = os.path.join(args.build, "mqttc")
     url = ["--cafile", cert, "--quic-timeout", "20000", "--fallback", "mqtt://127.0.0.1:9"]
-    subs = []
     try:
         time.sleep(0.5)
         before = rss_kib(broker.pid)
-        for i in range(args.idle):
-            subs.append(subprocess.Popen(
-                [mqttc, "sub", "-d", "-k", "600", "-L", "quic://127.0.0.1:%d/idle/%d" % (port, i)]
-                + url, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
-        for p in subs:
-            for line in p.stdout:
-                if "received SUBACK" in line:
-                    break
-        time.sleep(1)
+        gen = subprocess.Popen([os.path.join(args.build, "quic_conns"), "127.0.0.1", str(port),
+                                str(args.connections), "16", "200"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+        line = gen.stdout.readline().strip()
+        time.sleep(2)
         after = rss_kib(broker.pid)
-        per_conn = (after - before) * 1024 / args.idle
+        gen.stdin.close()
+        gen.wait()
+        print("quic_conns: %s" % line)
         print("idle QUIC connections: %d; broker RSS %d -> %d KiB; %.1f KiB per connection" % (
-            args.idle, before, after, per_conn / 1024))
-        for p in subs:
-            p.terminate()
-        for p in subs:
-            p.wait()
-        subs = []
+            args.connections, before, after, (after - before) / args.connections))
 
         count = [0]
         lock = threading.Lock()
@@ -108,8 +100,6 @@ def main():
               "%d parallel mqttc processes)" % (count[0] / elapsed, count[0], elapsed,
                                                 args.parallel))
     finally:
-        for p in subs:
-            p.kill()
         broker.terminate()
         broker.wait()
         shutil.rmtree(work, ignore_errors=True)
