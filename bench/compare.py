@@ -459,7 +459,7 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set grid ytics
 set logscale y
-set key top right
+set key top left
 set xtics rotate by -20
 set ylabel "deliveries/s"
 set title "Throughput"
