@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "bench.h"
-#include "url.h"
 
 void bench_usage(void)
 {
@@ -74,17 +73,48 @@ static int parse_num(const char *arg, const char *opt, double lo, double hi, dou
     return 0;
 }
 
+/* -L mqtt://host[:port][/anything]: only the broker address matters here ([v6] allowed). */
 static int set_url(struct bench_opts *o, const char *arg)
 {
-    struct url_parts u;
-    char err[128];
-    if (url_parse(arg, &u, err, sizeof err) < 0) {
-        fprintf(stderr, "Error: %s\n", err);
+    static const char scheme[] = "mqtt://";
+    if (strncmp(arg, scheme, sizeof scheme - 1) != 0) {
+        fprintf(stderr, "Error: -L wants mqtt://host[:port], not \"%s\"\n", arg);
         return -1;
     }
-    snprintf(o->host, sizeof o->host, "%s", u.host ? u.host : "127.0.0.1");
-    snprintf(o->port, sizeof o->port, "%s", u.port ? u.port : "1883");
-    url_free(&u);
+    const char *h = arg + sizeof scheme - 1;
+    const char *at = strchr(h, '@');
+    const char *slash = strchr(h, '/');
+    if (at && (!slash || at < slash))
+        h = at + 1;
+    size_t hlen = strcspn(h, "/");
+    const char *host = h, *port = NULL;
+    size_t host_len = hlen;
+    if (*h == '[') {
+        const char *close = memchr(h, ']', hlen);
+        if (!close) {
+            fprintf(stderr, "Error: -L: unterminated [ in \"%s\"\n", arg);
+            return -1;
+        }
+        host = h + 1;
+        host_len = (size_t)(close - host);
+        if (close + 1 < h + hlen && close[1] == ':')
+            port = close + 2;
+    } else {
+        const char *colon = memchr(h, ':', hlen);
+        if (colon) {
+            host_len = (size_t)(colon - h);
+            port = colon + 1;
+        }
+    }
+    size_t port_len = port ? (size_t)(h + hlen - port) : 0;
+    if (host_len == 0 || host_len >= sizeof o->host || port_len >= sizeof o->port ||
+        (port && port_len == 0)) {
+        fprintf(stderr, "Error: -L: bad host or port in \"%s\"\n", arg);
+        return -1;
+    }
+    snprintf(o->host, sizeof o->host, "%.*s", (int)host_len, host);
+    if (port)
+        snprintf(o->port, sizeof o->port, "%.*s", (int)port_len, port);
     return 0;
 }
 
