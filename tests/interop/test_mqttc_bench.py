@@ -73,6 +73,13 @@ class Bench(BrokerTestCase):
         self.assertEqual((r["connected"], r["failed"], r["lost_during_hold"]), (200, 0, 0))
         self.assertGreater(r["connect_rate_per_s"], 0)
 
+    def test_url_option_selects_the_broker(self):
+        cmd = [MQTTC, "bench", "p2p", "-P", "2", "-d", "0.5", "-w", "0.2", "-r", "200", "--json",
+               "-L", "mqtt://127.0.0.1:%d/ignored" % self.broker.port]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreater(json.loads(r.stdout)["deliveries"], 0)
+
     def test_unknown_scenario_is_refused(self):
         r = subprocess.run([MQTTC, "bench", "nonsense"], capture_output=True, text=True,
                            timeout=10)
