@@ -1,0 +1,158 @@
+"""The crash test of issue 5: under a continuous QoS 1 and QoS 2 load, the broker (durability full)
+is killed with SIGKILL at random moments and restarted, at least 10 times. Every message whose
+PUBACK (QoS 1) or PUBCOMP (QoS 2) reached its publisher must reach the persistent subscriber at
+least once. Duplicates are counted and printed with sent / acknowledged / delivered (QoS 2 should
+have none; see docs/OPERATIONS.md, "Known limits"). Clients are paho (python3-paho-mqtt), which
+resends unacknowledged messages after reconnecting, as a real application would.
+
+Environment: MQTTD_CRASH_CYCLES (default 12), MQTTD_CRASH_SEED (random by default, printed)."""
+
+import os
+import random
+import sys
+import threading
+import time
+import unittest
+
+import paho.mqtt.client as paho
+
+import mqtt_harness as h
+
+CYCLES = int(os.environ.get("MQTTD_CRASH_CYCLES", "12"))
+SEED = int(os.environ.get("MQTTD_CRASH_SEED", str(random.randrange(1 << 30))))
+
+
+def make_client(client_id, port):
+    c = paho.Client(client_id=client_id, clean_session=False, protocol=paho.MQTTv311)
+    c.reconnect_delay_set(min_delay=0.05, max_delay=0.2)
+    c.max_inflight_messages_set(50)
+    c.connect_async("127.0.0.1", port, keepalive=10)
+    return c
+
+
+class Publisher:
+    """Publishes `qos` messages on `topic` in a thread; remembers which were acknowledged."""
+
+    def __init__(self, port, qos, rate=300):
+        self.qos = qos
+        self.topic = "crash/q%d" % qos
+        self.lock = threading.Lock()
+        self.mids = {}
+        self.early = set()
+        self.sent = 0
+        self.acked = set()
+        self.stop = threading.Event()
+        self.client = make_client("crash-pub-%d" % qos, port)
+        self.client.on_publish = self.on_publish
+        self.rate = rate
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def on_publish(self, client, userdata, mid):
+        with self.lock:
+            n = self.mids.pop(mid, None)
+            if n is None:
+                self.early.add(mid)  # acknowledged before publish() returned its mid
+            else:
+                self.acked.add(n)
+
+    def run(self):
+        self.client.loop_start()
+        n = 0
+        while not self.stop.is_set():
+            payload = b"%d:%d" % (self.qos, n)
+            # Not under self.lock: paho calls on_publish holding its own locks.
+            info = self.client.publish(self.topic, payload, qos=self.qos)
+            with self.lock:
+                self.sent += 1
+                if info.mid in self.early:
+                    self.early.discard(info.mid)
+                    self.acked.add(n)
+                else:
+                    self.mids[info.mid] = n
+            n += 1
+            time.sleep(1.0 / self.rate)
+
+    def unacked(self):
+        with self.lock:
+            return len(self.mids)
+
+
+class Subscriber:
+    def __init__(self, port):
+        self.lock = threading.Lock()
+        self.counts = {1: {}, 2: {}}
+        self.subscribed = threading.Event()
+        self.client = make_client("crash-sub", port)
+        self.client.on_connect = self.on_connect
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.on_message = self.on_message
+
+    def on_connect(self, client, userdata, flags, rc):
+        if not self.subscribed.is_set():
+            client.subscribe("crash/#", qos=2)
+
+    def on_message(self, client, userdata, msg):
+        qos, n = (int(x) for x in msg.payload.split(b":"))
+        with self.lock:
+            self.counts[qos][n] = self.counts[qos].get(n, 0) + 1
+
+
+@h.mqttd_only("kill -9 of mqttd with its store")
+class CrashTest(unittest.TestCase):
+    def test_no_acknowledged_message_is_lost_across_repeated_kill_9(self):
+        print("crash test: seed %d, %d cycles" % (SEED, CYCLES), file=sys.stderr)
+        rnd = random.Random(SEED)
+        broker = h.Broker(["durability full", "max_queued_messages 0"], persistence=True)
+        broker.start()
+        try:
+            sub = Subscriber(broker.port)
+            sub.client.loop_start()
+            self.assertTrue(sub.subscribed.wait(10), "no SUBACK")
+            pubs = [Publisher(broker.port, 1), Publisher(broker.port, 2)]
+            for p in pubs:
+                p.thread.start()
+            for cycle in range(CYCLES):
+                time.sleep(rnd.uniform(0.3, 2.5))
+                broker.kill()
+                broker.start()
+            time.sleep(1.0)
+            for p in pubs:
+                p.stop.set()
+                p.thread.join()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and any(p.unacked() for p in pubs):
+                time.sleep(0.1)
+            # Everything acknowledged is on its way: wait until the subscriber has it all.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                with sub.lock:
+                    missing = sum(len(p.acked - set(sub.counts[p.qos])) for p in pubs)
+                if not missing:
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)
+            for p in pubs:
+                p.client.loop_stop()
+            sub.client.loop_stop()
+            report = []
+            for p in pubs:
+                with sub.lock:
+                    got = dict(sub.counts[p.qos])
+                lost = sorted(p.acked - set(got))
+                dups = sum(c - 1 for c in got.values() if c > 1)
+                report.append((p.qos, p.sent, len(p.acked), len(got), dups, lost))
+                print("crash test QoS %d: sent %d, acknowledged %d, delivered %d, duplicated %d, "
+                      "lost %d" % (p.qos, p.sent, len(p.acked), len(got), dups, len(lost)),
+                      file=sys.stderr)
+            for qos, sent, acked, delivered, dups, lost in report:
+                self.assertGreater(acked, 100, "too little load to prove anything")
+                self.assertEqual(lost, [], "QoS %d: acknowledged but never delivered" % qos)
+            # QoS 2 duplicates are reported, not failed on: a rare one (about one run in eight)
+            # is a known open problem, see docs/OPERATIONS.md "Known limits".
+        finally:
+            broker.stop()
+            broker.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    h.main()
