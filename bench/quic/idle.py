@@ -42,9 +42,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(REPO, "build"))
     ap.add_argument("--connections", type=int, default=20000)
+    ap.add_argument("--sockets", type=int, default=16)
     ap.add_argument("--handshakes", type=int, default=400)
     ap.add_argument("--parallel", type=int, default=8)
     args = ap.parse_args()
+    # Broker and generator each hold ~90 KiB per connection: refuse rather than exhaust memory.
+    with open("/proc/meminfo") as f:
+        avail = next(int(l.split()[1]) for l in f if l.startswith("MemAvailable"))
+    if avail < args.connections * 200 + 2 * 1024 * 1024:
+        sys.exit("not enough memory for %d connections (%d MiB available, need about %d MiB)" % (
+            args.connections, avail // 1024, (args.connections * 200) // 1024 + 2048))
     work = tempfile.mkdtemp(prefix="mqttd-quic-idle-")
     cert, key = os.path.join(work, "q.crt"), os.path.join(work, "q.key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -65,7 +72,8 @@ def main():
         time.sleep(0.5)
         before = rss_kib(broker.pid)
         gen = subprocess.Popen([os.path.join(args.build, "quic_conns"), "127.0.0.1", str(port),
-                                str(args.connections), "16", "200"], stdin=subprocess.PIPE,
+                                str(args.connections), str(args.sockets), "200"],
+                               stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
         line = gen.stdout.readline().strip()
         time.sleep(2)
