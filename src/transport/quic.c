@@ -49,6 +49,7 @@
 #define STREAM_WINDOW (256u * 1024u)
 #define CONN_WINDOW (1024u * 1024u)
 #define RETRY_TOKEN_TIMEOUT (10 * NGTCP2_SECONDS)
+#define EARLY_MAX 65536 /* stream bytes kept for a client whose handshake has not completed */
 /* Application error code on streams beyond the MQTT one (refused with STOP_SENDING and
  * RESET_STREAM). */
 #define QUIC_ERR_EXTRA_STREAM 0x1
@@ -86,6 +87,8 @@ struct quic_link {
     uv_timer_t timer;
     int64_t stream_id; /* the MQTT stream, -1 until the client opens it */
     struct quic_sendbuf out;
+    uint8_t *early; /* stream bytes that overtook the handshake's end, until the engine exists */
+    size_t early_len;
     bool peer_finished; /* the client ended or reset the MQTT stream */
     bool close_requested;
     bool closed;
@@ -323,6 +326,7 @@ static void on_link_freed(uv_handle_t *h)
     if (link->tls)
         gnutls_deinit(link->tls);
     quic_sendbuf_free(&link->out);
+    free(link->early);
     free(link);
 }
 
@@ -451,9 +455,30 @@ static void on_link_timer(uv_timer_t *t)
 static void link_deliver(struct quic_link *link)
 {
     struct quic_endpoint *ep = link->ep;
-    if (ep->stream_in_len && link->conn)
-        conn_feed(link->conn, ep->stream_in, ep->stream_in_len, broker_now_ms());
+    size_t len = ep->stream_in_len;
     ep->stream_in_len = 0;
+    if (len && !link->conn) {
+        /* A 1-RTT packet with stream data can arrive before the one that completes the
+         * handshake: its bytes wait here for the engine. */
+        uint8_t *early =
+            len <= EARLY_MAX - link->early_len ? realloc(link->early, link->early_len + len) : NULL;
+        if (!early) {
+            link_close_now(link, true);
+            return;
+        }
+        memcpy(early + link->early_len, ep->stream_in, len);
+        link->early = early;
+        link->early_len += len;
+    } else if (link->conn) {
+        if (link->early_len) {
+            conn_feed(link->conn, link->early, link->early_len, broker_now_ms());
+            free(link->early);
+            link->early = NULL;
+            link->early_len = 0;
+        }
+        if (len && !link->closed)
+            conn_feed(link->conn, ep->stream_in, len, broker_now_ms());
+    }
     if (ep->stream_in_cap > 65536) {
         free(ep->stream_in);
         ep->stream_in = NULL;
