@@ -3,7 +3,9 @@
  * batches (recvmmsg), finds the connection by Destination Connection ID, and hands the packet
  * to ngtcp2. Stream bytes that ngtcp2 reports are gathered during the read and fed to the
  * engine only after ngtcp2 has returned, so the engine may close the link without re-entering
- * the library. Engine output goes into the link's send buffer and is packetised on flush.
+ * the library. Engine output goes into the link's send buffer and is packetised on flush,
+ * leaving in GSO trains (quic_tx.c). A datagram for a connection of another worker (the first
+ * byte of our connection IDs names it) is handed over to that worker (quic_group.c).
  *
  * A link holds no reference-counted engine until the handshake completes: half-open
  * handshakes cost only QUIC and TLS state, dropped by ngtcp2's handshake timeout.
