@@ -69,6 +69,9 @@ void mqttd_app_free(mqttd_app *app)
 {
     if (!app)
         return;
+    /* Open here only when mqttd_app_run failed after opening it. */
+    store_close(app->broker.store);
+    app->broker.store = NULL;
     if (app->broker_ready)
         broker_destroy(&app->broker);
     config_free(&app->config);
