@@ -154,6 +154,29 @@ class StoreRestartTest(unittest.TestCase):
         c, ack = self.client("st-clean", clean_start=False, props=EXPIRY_1H)
         self.assertEqual(ack.session_present, 0)
 
+    def test_held_acknowledgements_keep_their_reason_codes_and_order(self):
+        sub, _ = self.client("st-order", props=EXPIRY_1H)
+        sub.subscribe("store/o/+", qos=2)
+        pub, _ = self.client("st-pub", props=EXPIRY_1H)
+        ids = [pub.new_id() for _ in range(6)]
+        for i, pid in enumerate(ids):
+            topic = "store/o/x" if i % 2 == 0 else "store/nobody"
+            pub.send(h.publish(topic, b"%d" % i, qos=1 + i % 2, packet_id=pid))
+        acks = [pub.recv() for _ in ids]
+        # In the order of the PUBLISH packets [MQTT-4.6.0-2], [MQTT-4.6.0-3].
+        self.assertEqual([a.packet_id for a in acks], ids)
+        self.assertEqual([a.type for a in acks], [h.PUBACK, PUBREC] * 3)
+        self.assertEqual([a.reason_code for a in acks], [0, 0x10] * 3)
+
+    def test_retained_messages_follow_the_suback_of_a_persistent_session(self):
+        pub, _ = self.client("st-pub")
+        pub.publish("store/r1", b"retained", qos=1, retain=True)
+        sub, _ = self.client("st-rsub", props=EXPIRY_1H)
+        sub.send(h.subscribe(1, [("store/r1", h.sub_options(1))]))
+        first, second = sub.recv(), sub.recv()
+        self.assertEqual((first.type, second.type), (h.SUBACK, h.PUBLISH))  # [MQTT-3.8.4-1]
+        self.assertEqual(second.payload, b"retained")
+
     def test_store_file_is_sqlite_in_wal_mode(self):
         db = sqlite3.connect(self.broker.store_path)
         try:
