@@ -62,8 +62,8 @@ def main():
     port = free_udp_port()
     conf = os.path.join(work, "mqttd.conf")
     with open(conf, "w") as f:
-        f.write("listener %d 127.0.0.1\nprotocol quic\ncertfile %s\nkeyfile %s\n" % (
-            port, cert, key))
+        f.write("persistence false\nlistener %d 127.0.0.1\nprotocol quic\ncertfile %s\n"
+                "keyfile %s\n" % (port, cert, key))
     broker = subprocess.Popen([os.path.join(args.build, "mqttd"), "-w", "2", "-c", conf],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     mqttc = os.path.join(args.build, "mqttc")

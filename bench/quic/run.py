@@ -72,7 +72,7 @@ def start_broker(build, workdir):
        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     conf = os.path.join(workdir, "mqttd.conf")
     with open(conf, "w") as f:
-        f.write("listener %d %s\n" % (TCP_PORT, ADDR_SERVER))
+        f.write("persistence false\nlistener %d %s\n" % (TCP_PORT, ADDR_SERVER))
         f.write("listener %d %s\nprotocol quic\ncertfile %s\nkeyfile %s\n" % (
             QUIC_PORT, ADDR_SERVER, cert, key))
     log = open(os.path.join(workdir, "mqttd.log"), "w")

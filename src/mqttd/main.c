@@ -13,7 +13,9 @@ static void usage(FILE *out)
     fprintf(out, "Usage: mqttd [options]\n"
                  "\n"
                  "An MQTT 5.0 / 3.1.1 / 3.1 broker. Without options it listens on every address,\n"
-                 "port 1883, with the built-in defaults (docs/CONFIG.md lists them).\n"
+                 "port 1883, with the built-in defaults (docs/CONFIG.md lists them), and keeps\n"
+                 "retained messages and persistent sessions in ./mqttd.db (`persistence false`\n"
+                 "in a config file keeps everything in memory).\n"
                  "\n"
                  "Options:\n"
                  "  -c, --config FILE     load a Mosquitto-style config file (key value lines)\n"
@@ -45,6 +47,9 @@ int main(int argc, char **argv)
         return 1;
     }
     char err[512];
+    /* The daemon keeps its state across restarts unless told otherwise (`persistence false`);
+     * an embedding application opts in. A config file or -c may override it. */
+    mqttd_app_set(app, "persistence", "true", err, sizeof err);
     int verbosity = 0, opt, status = 0;
     const char *listen_urls[64];
     size_t listen_count = 0;

@@ -488,7 +488,24 @@ void tcp_on_acceptable(uv_poll_t *h, int status, int events)
     }
 }
 
-int tcp_listen_socket(const char *host, uint16_t port, uint16_t *bound_port, char *err,
+/* SO_REUSEPORT would let this process join sockets another process holds on the port (the
+ * kernel then splits connections between two brokers without a word): a bind without it tells
+ * whether anyone listens there already. */
+static bool port_taken(const struct addrinfo *ai, bool any)
+{
+    int probe = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return false;
+    int one = 1, zero = 0;
+    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6 && any)
+        setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    bool taken = bind(probe, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE;
+    close(probe);
+    return taken;
+}
+
+int tcp_listen_socket(const char *host, uint16_t port, bool join, uint16_t *bound_port, char *err,
                       size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -508,6 +525,10 @@ int tcp_listen_socket(const char *host, uint16_t port, uint16_t *bound_port, cha
     }
     int fd = -1, last_errno = 0;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        if (!join && port != 0 && port_taken(ai, any)) {
+            last_errno = EADDRINUSE;
+            continue;
+        }
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             last_errno = errno;

@@ -129,6 +129,7 @@ class UnacknowledgedState(BrokerTestCase):
         self.assertEqual((again.packet_id, again.payload, again.dup), (first.packet_id, b"one",
                                                                        True))
         s.send(ack(PUBACK, again.packet_id))
+        s.ping()  # the acknowledgement is processed before the connection goes (in order)
         s.close()
         s = self._subscriber(clean_start=False)
         s.expect_nothing(0.4)
@@ -150,6 +151,7 @@ class UnacknowledgedState(BrokerTestCase):
         rel = s.expect(PUBREL)
         self.assertEqual(rel.packet_id, first.packet_id)
         s.send(ack(PUBCOMP, rel.packet_id))
+        s.ping()  # else the next connection may take the session over before PUBCOMP is read
         s.close()
         s = self._subscriber(clean_start=False)
         s.expect_nothing(0.4)

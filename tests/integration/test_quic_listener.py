@@ -117,7 +117,7 @@ class ListenerConfig(unittest.TestCase):
     def run_mqttd(self, *lines):
         conf = os.path.join(self.dir, "mqttd.conf")
         with open(conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write("\n".join(("persistence false",) + lines) + "\n")
         binary = os.environ.get("MQTTD_BIN") or os.path.join(h._REPO, "build", "mqttd")
         return subprocess.run([binary, "-c", conf], capture_output=True, text=True, timeout=10)
 

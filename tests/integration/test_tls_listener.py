@@ -293,7 +293,8 @@ class ConfigurationErrors(unittest.TestCase):
             pki = tls.Pki(d)
             conf = os.path.join(d, "bad.conf")
             with open(conf, "w") as f:
-                f.write("\n".join(tls.listener_lines(h.free_port(), pki, *lines)) + "\n")
+                f.write("\n".join(["persistence false"] + tls.listener_lines(h.free_port(), pki,
+                                                                             *lines)) + "\n")
             binary = os.environ.get("MQTTD_BIN") or os.path.join(h._REPO, "build", "mqttd")
             r = subprocess.run([binary, "-c", conf], capture_output=True, timeout=10)
             self.assertNotEqual(r.returncode, 0)

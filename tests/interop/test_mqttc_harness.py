@@ -46,9 +46,10 @@ class Broker:
         self.conf = os.path.join(self.dir, "broker.conf")
         self.log = os.path.join(self.dir, "broker.log")
         self.proc = None
-        lines = list(config)
+        # Brokers run side by side: none keeps state in a shared file.
+        lines = ["persistence false"] + list(config)
         if IS_MOSQUITTO:
-            lines = ["listener %d 127.0.0.1" % self.port, "persistence false"] + lines
+            lines = ["listener %d 127.0.0.1" % self.port] + lines
             if not any(l.startswith("allow_anonymous") for l in lines):
                 lines.append("allow_anonymous true")
         with open(self.conf, "w") as f:
