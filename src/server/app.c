@@ -341,7 +341,7 @@ static int open_listeners(mqttd_app *app, unsigned workers, int **out, char *err
         for (unsigned w = 0; w < workers; w++) {
             uint16_t bound;
             bool quic = l->transport == MQ_TRANSPORT_QUIC;
-            int fd = quic ? quic_listen_socket(l->host, port, &bound, err, errlen)
+            int fd = quic ? quic_listen_socket(l->host, port, w > 0, &bound, err, errlen)
                           : tcp_listen_socket(l->host, port, w > 0, &bound, err, errlen);
             if (fd < 0)
                 goto fail;

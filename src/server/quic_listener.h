@@ -13,10 +13,9 @@
 /* Returns 0 when the listener's certfile and keyfile load, else -1 with a message in err. */
 int quic_listener_check(const struct mq_listener_config *c, char *err, size_t errlen);
 
-/* Opens a non-blocking UDP socket bound to host:port (host NULL or "" = every address, IPv6 and
- * IPv4) with SO_REUSEPORT. Returns the fd, or -1 with a message in err. *bound_port gets the
- * port really bound (for 0). */
-int quic_listen_socket(const char *host, uint16_t port, uint16_t *bound_port, char *err,
+/* The UDP socket of one worker for a QUIC listener (listen_socket_bind with large buffers);
+ * `join` as there. Returns the fd, or -1 with a message in err. */
+int quic_listen_socket(const char *host, uint16_t port, bool join, uint16_t *bound_port, char *err,
                        size_t errlen);
 
 #endif
