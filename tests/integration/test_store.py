@@ -143,6 +143,46 @@ class StoreRestartTest(unittest.TestCase):
         got = sub.drain_publishes(timeout=0.7)
         self.assertEqual([p.payload for p in got], [b"exactly once"])
 
+    def test_released_qos2_id_stays_released_after_a_crash_before_the_pubcomp_arrived(self):
+        # The interleaving of the crash test's old duplicate: the broker took the PUBREL and
+        # committed the release, then died before the publisher read its PUBCOMP.
+        sub, _ = self.client("st-relsub", props=EXPIRY_1H)
+        sub.subscribe("store/rel", qos=2)
+        sub.disconnect()
+        pub, _ = self.client("st-relpub", props=EXPIRY_1H)
+        pub.send(h.publish("store/rel", b"released", qos=2, packet_id=7))
+        self.assertEqual(pub.expect(PUBREC).packet_id, 7)
+        pub.send(h.ack(h.PUBREL, 7))
+        self.assertEqual(pub.expect(PUBCOMP).reason_code, 0)  # sent only once committed
+        self.restart(crash=True)
+        pub, _ = self.client("st-relpub", clean_start=False, props=EXPIRY_1H)
+        # The publisher resends its PUBREL [MQTT-4.4.0-1]; the id is gone, the answer completes
+        # the exchange and nothing is routed again [MQTT-4.3.3-11].
+        pub.send(h.ack(h.PUBREL, 7))
+        done = pub.expect(PUBCOMP)
+        self.assertEqual((done.packet_id, done.reason_code), (7, 0x92))
+        sub, _ = self.client("st-relsub", clean_start=False, props=EXPIRY_1H)
+        got = sub.drain_publishes(timeout=0.7)
+        self.assertEqual([p.payload for p in got], [b"released"])
+
+    def test_pubrel_not_publish_is_resent_to_a_subscriber_after_a_crash(self):
+        sub, _ = self.client("st-pubrel", props=EXPIRY_1H)
+        sub.subscribe("store/pr", qos=2)
+        pub, _ = self.client("st-pub")
+        pub.publish("store/pr", b"settled", qos=2)
+        first = sub.recv_publish(ack_it=False)
+        sub.send(h.ack(PUBREC, first.packet_id))
+        self.assertEqual(sub.expect(h.PUBREL).packet_id, first.packet_id)  # held until committed
+        self.restart(crash=True)
+        sub, ack = self.client("st-pubrel", clean_start=False, props=EXPIRY_1H)
+        self.assertEqual(ack.session_present, 1)
+        # Once the subscriber's PUBREC was taken, the message is never sent again: only the
+        # PUBREL with its original packet id [MQTT-4.4.0-1], [MQTT-4.3.3-6].
+        again = sub.recv()
+        self.assertEqual((again.type, again.packet_id), (h.PUBREL, first.packet_id))
+        sub.send(h.ack(PUBCOMP, first.packet_id))
+        sub.expect_nothing(0.5)
+
     def test_session_ended_by_clean_start_is_gone_from_the_store(self):
         c, _ = self.client("st-clean", props=EXPIRY_1H)
         c.subscribe("store/x", qos=1)
