@@ -110,6 +110,12 @@ static bool printable_nonce(const char *s, size_t len)
     return len > 0;
 }
 
+/* What may follow the nonce: nothing, or extensions "k=..." that are not mandatory ('m'). */
+static bool optional_extensions(const char *p, const char *end)
+{
+    return p == end || (end - p >= 2 && p[0] >= 'a' && p[0] <= 'z' && p[0] != 'm' && p[1] == '=');
+}
+
 int scram_server_start(const uint8_t *client_first, size_t len, const struct pw_file *passwords,
                        struct scram_server **out, const char **reply, size_t *reply_len,
                        const char **username)
@@ -131,7 +137,7 @@ int scram_server_start(const uint8_t *client_first, size_t len, const struct pw_
     size_t name_len, cnonce_len;
     if (!attribute(&p, end, 'n', &name, &name_len) ||
         !attribute(&p, end, 'r', &cnonce, &cnonce_len) || !printable_nonce(cnonce, cnonce_len) ||
-        (p < end && p[0] == 'm'))
+        !optional_extensions(p, end))
         goto fail;
     if (!(s->username = decode_saslname(name, name_len)))
         goto fail;

@@ -132,7 +132,7 @@ static void test_first_messages_refused(void **state)
         "n,,n=plain,r=abc",           /* a $7$ entry cannot do SCRAM */
         "n,,n=us=er,r=abc",           /* bad saslname escape */
         "n,,r=abc,n=user",            /* attributes out of order */
-        "n,,n=user,r=a,bc",           /* ',' ends the nonce: extension "bc" is not k=v */
+        "n,,n=user,r=a,bc",           /* ',' ends the nonce: "bc" is no extension */
         "n,,n=user,r=",
         "n,,n=user,r=abc,m=ext", /* mandatory extension */
     };
@@ -143,8 +143,7 @@ static void test_first_messages_refused(void **state)
         if (scram_server_start((const uint8_t *)bad[i], strlen(bad[i]), f, &s, &reply, &reply_len,
                                &username) == 0) {
             scram_server_free(s);
-            if (i != 7)
-                fail_msg("accepted '%s'", bad[i]);
+            fail_msg("accepted '%s'", bad[i]);
         } else {
             assert_null(s);
         }
