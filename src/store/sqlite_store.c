@@ -69,9 +69,16 @@ struct mq_store {
     uint64_t next_seq;      /* under lock */
     atomic_uint_fast64_t committed_seq;
     atomic_uint_fast64_t next_delivery_id;
-    uint64_t commits;
+    int64_t next_upkeep_ms; /* wall clock, under lock: when the store thread next runs upkeep();
+                               INT64_MAX until store_restore is done or the first commit */
+    sqlite3_stmt *prune_retained;
     sqlite3_stmt *stmt[OP_CALLBACK];
 };
+
+/* How often the store thread prunes expired rows and returns free pages (wall clock), and
+ * how many pages at most each time: small steps, so a commit never waits long behind one. */
+#define STORE_UPKEEP_MS 1000
+#define STORE_VACUUM_PAGES 256
 
 static _Thread_local uint64_t thread_changes;
 
@@ -381,7 +388,8 @@ static const char schema[] =
     "expires_at INT);"
     "CREATE INDEX IF NOT EXISTS deliveries_by_client ON deliveries(client_id);"
     "CREATE TABLE IF NOT EXISTS qos2_received(client_id BLOB, packet_id INT, "
-    "PRIMARY KEY(client_id, packet_id));";
+    "PRIMARY KEY(client_id, packet_id));"
+    "CREATE INDEX IF NOT EXISTS retained_by_expiry ON retained(expires_at) WHERE expires_at > 0;";
 
 static void bind_blob(sqlite3_stmt *q, int i, const void *p, size_t len)
 {
@@ -508,9 +516,6 @@ static void commit_batch(struct mq_store *st, struct op *batch)
             exec(st, "ROLLBACK");
         else
             atomic_store(&st->committed_seq, last);
-        /* Gives free pages back to the file system now and then. */
-        if (++st->commits % 256 == 0)
-            exec(st, "PRAGMA incremental_vacuum(1024)");
     }
     while (batch) {
         struct op *next = batch->next;
@@ -521,13 +526,56 @@ static void commit_batch(struct mq_store *st, struct op *batch)
     }
 }
 
+/* Expired retained messages leave the file while the broker runs (the broker stops sending
+ * them at once; restart would drop them too), and free pages go back to the file system a few
+ * at a time, so neither a churn of messages nor a burst of deletions leaves the file large. */
+static void upkeep(struct mq_store *st)
+{
+    sqlite3_reset(st->prune_retained);
+    sqlite3_bind_int64(st->prune_retained, 1, store_wall_ms());
+    if (sqlite3_step(st->prune_retained) != SQLITE_DONE)
+        log_error("store %s: pruning expired retained messages: %s", st->path,
+                  sqlite3_errmsg(st->db));
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", STORE_VACUUM_PAGES);
+    exec(st, sql);
+    /* In WAL mode the file shrinks only when a checkpoint copies the vacuum back into it; a
+     * quiet broker would otherwise not checkpoint until 1,000 more pages were written. */
+    sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+/* Runs upkeep when it is due, whatever the load (st->lock held, released meanwhile).
+ * Returns the wall-clock time it is next due. */
+static int64_t upkeep_if_due(struct mq_store *st)
+{
+    int64_t now = store_wall_ms();
+    if (now >= st->next_upkeep_ms && !st->stop) {
+        st->next_upkeep_ms = now + STORE_UPKEEP_MS;
+        pthread_mutex_unlock(&st->lock);
+        upkeep(st);
+        pthread_mutex_lock(&st->lock);
+    }
+    return st->next_upkeep_ms;
+}
+
+void store_start_upkeep(struct mq_store *st)
+{
+    pthread_mutex_lock(&st->lock);
+    st->next_upkeep_ms = store_wall_ms() + STORE_UPKEEP_MS;
+    pthread_cond_signal(&st->wake);
+    pthread_mutex_unlock(&st->lock);
+}
+
 static void *run(void *arg)
 {
     struct mq_store *st = arg;
     pthread_mutex_lock(&st->lock);
     for (;;) {
+        int64_t due = upkeep_if_due(st);
         if (!st->cut && !st->stop) {
-            pthread_cond_wait(&st->wake, &st->lock);
+            struct timespec until = {.tv_sec = (time_t)(due / 1000),
+                                     .tv_nsec = (long)(due % 1000) * 1000000};
+            pthread_cond_timedwait(&st->wake, &st->lock, &until);
             continue;
         }
         if (st->durability == MQ_DURABILITY_RELAXED && !st->stop) {
@@ -558,6 +606,8 @@ static void *run(void *arg)
         if (batch)
             commit_batch(st, batch);
         pthread_mutex_lock(&st->lock);
+        if (st->next_upkeep_ms == INT64_MAX)
+            st->next_upkeep_ms = store_wall_ms() + STORE_UPKEEP_MS;
         if (stop && !st->head)
             break;
     }
@@ -590,10 +640,29 @@ static int check_intact(struct mq_store *st, char *err, size_t errlen)
     return 0;
 }
 
+/* A file made before the store asked for auto_vacuum=INCREMENTAL cannot give pages back until
+ * a VACUUM rebuilds it in that mode: done once, at start-up, with a notice (it reads and
+ * rewrites the whole file). */
+static int use_incremental_vacuum(struct mq_store *st, char *err, size_t errlen)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA auto_vacuum", -1, &q, NULL) != SQLITE_OK)
+        return fail(st, err, errlen, "not a usable mqttd store");
+    int mode = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (mode == 2)
+        return 0;
+    log_notice("store %s: converting the file to incremental vacuum (once)", st->path);
+    if (exec(st, "PRAGMA auto_vacuum=INCREMENTAL") != 0 || exec(st, "VACUUM") != 0)
+        return fail(st, err, errlen, "cannot convert the store to incremental vacuum");
+    return 0;
+}
+
 static void destroy(struct mq_store *st)
 {
     for (int i = 0; i < OP_CALLBACK; i++)
         sqlite3_finalize(st->stmt[i]);
+    sqlite3_finalize(st->prune_retained);
     sqlite3_close(st->db);
     pthread_mutex_destroy(&st->lock);
     pthread_cond_destroy(&st->wake);
@@ -624,13 +693,16 @@ int store_open(struct mq_store **out, const char *path, enum mq_durability durab
     sqlite3_busy_timeout(st->db, 5000);
     if (check_intact(st, err, errlen) != 0)
         goto out;
-    /* auto_vacuum must be chosen before the first table exists; on an old file it is a no-op. */
+    /* auto_vacuum must be chosen before the first table exists; a file made without it is
+     * converted once by use_incremental_vacuum. The WAL is cut back to journal_size_limit (the
+     * size of SQLite's default auto-checkpoint) after a checkpoint, so a burst of writes does
+     * not leave it large. */
     char *msg = NULL;
     const char *setup = durability == MQ_DURABILITY_FULL
                             ? "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; "
-                              "PRAGMA synchronous=FULL;"
+                              "PRAGMA journal_size_limit=4194304; PRAGMA synchronous=FULL;"
                             : "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; "
-                              "PRAGMA synchronous=NORMAL;";
+                              "PRAGMA journal_size_limit=4194304; PRAGMA synchronous=NORMAL;";
     if (sqlite3_exec(st->db, setup, NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: not a usable mqttd store: %s", path,
@@ -638,11 +710,18 @@ int store_open(struct mq_store **out, const char *path, enum mq_durability durab
         sqlite3_free(msg);
         goto out;
     }
+    if (use_incremental_vacuum(st, err, errlen) != 0)
+        goto out;
     for (int i = 0; i < OP_CALLBACK; i++) {
         if (sqlite3_prepare_v2(st->db, statements[i], -1, &st->stmt[i], NULL) != SQLITE_OK) {
             fail(st, err, errlen, "not a usable mqttd store");
             goto out;
         }
+    }
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM retained WHERE expires_at > 0 AND expires_at <= ?1",
+                           -1, &st->prune_retained, NULL) != SQLITE_OK) {
+        fail(st, err, errlen, "not a usable mqttd store");
+        goto out;
     }
     sqlite3_stmt *q;
     uint64_t max_id = 0;
@@ -653,6 +732,7 @@ int store_open(struct mq_store **out, const char *path, enum mq_durability durab
     }
     atomic_init(&st->next_delivery_id, max_id + 1);
     atomic_init(&st->committed_seq, 0);
+    st->next_upkeep_ms = INT64_MAX;
     if (pthread_create(&st->thread, NULL, run, st) != 0) {
         snprintf(err, errlen, "%s: cannot start the store thread", path);
         goto out;

@@ -246,5 +246,6 @@ int store_restore(struct mq_store *st, struct broker *b, uint64_t now_ms, char *
                l.path, retained, retained == 1 ? "" : "s", sessions, sessions == 1 ? "" : "s", subs,
                subs == 1 ? "" : "s", deliveries, deliveries == 1 ? "" : "s", qos2,
                qos2 == 1 ? "" : "s");
+    store_start_upkeep(st);
     return 0;
 }

@@ -239,6 +239,111 @@ class StoreRestartRelaxedTest(StoreRestartTest):
         StoreRestartTest.restart(self, crash)
 
 
+def store_rows(path, sql):
+    """Rows of a query on the store file of a running broker (a reader of its own, closed again
+    so it never holds back the broker's checkpoints)."""
+    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def store_size(path):
+    return sum(os.path.getsize(path + suffix) for suffix in ("", "-wal")
+               if os.path.exists(path + suffix))
+
+
+@h.mqttd_only("mqttd's store upkeep while running")
+class StoreUpkeepTest(unittest.TestCase):
+    """What leaves the file while the broker runs: expired retained messages, expired sessions,
+    and the free pages a churn of messages leaves behind."""
+
+    def setUp(self):
+        self.broker = h.Broker(["durability full"], persistence=True).start()
+        self.addCleanup(self.broker.__exit__, None, None, None)
+
+    def client(self, client_id, props=None, clean_start=True):
+        c = self.broker.client(V5)
+        self.assertEqual(c.connect(client_id, clean_start=clean_start, props=props).reason_code, 0)
+        self.addCleanup(c.close)
+        return c
+
+    def wait_for(self, sql, expected, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = store_rows(self.broker.store_path, sql)
+            if rows == expected or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.1)
+
+    def test_expired_retained_message_leaves_the_file_while_the_broker_runs(self):
+        pub = self.client("up-pub")
+        pub.publish("store/up/short", b"1 s", qos=1, retain=True,
+                    props={MESSAGE_EXPIRY_INTERVAL: 1})
+        pub.publish("store/up/long", b"kept", qos=1, retain=True)
+        self.assertEqual(len(store_rows(self.broker.store_path, "SELECT topic FROM retained")), 2)
+        rows = self.wait_for("SELECT topic FROM retained", [(b"store/up/long",)])
+        self.assertEqual(rows, [(b"store/up/long",)])
+        self.assertIsNone(self.broker.proc.poll(), "the broker kept running")
+
+    def test_expired_session_leaves_the_file_while_the_broker_runs(self):
+        c = self.client("up-session", props={SESSION_EXPIRY_INTERVAL: 1})
+        c.subscribe("store/up/s", qos=1)
+        c.disconnect()
+        self.assertEqual(store_rows(self.broker.store_path, "SELECT client_id FROM sessions"),
+                         [(b"up-session",)])
+        # The session ends once its expiry interval passes [MQTT-4.1.0-2], and its row with it.
+        self.assertEqual(self.wait_for("SELECT client_id FROM sessions", []), [])
+        self.assertEqual(store_rows(self.broker.store_path, "SELECT * FROM subscriptions"), [])
+
+    def churn(self, pub, count=150, size=8192):
+        """Retains `count` messages of `size` bytes, then clears them, pipelined."""
+        for payload in (os.urandom(size), b""):
+            ids = [pub.new_id() for _ in range(count)]
+            for i, pid in enumerate(ids):
+                pub.send(h.publish("store/churn/%d" % i, payload, qos=1, retain=True,
+                                   packet_id=pid))
+            for _ in ids:
+                self.assertLess(pub.expect(h.PUBACK).reason_code, 0x80)
+
+    def test_file_size_levels_off_under_churn_and_shrinks_when_emptied(self):
+        pub = self.client("up-churn")
+        sizes = []
+        for _ in range(8):
+            self.churn(pub)
+            sizes.append(store_size(self.broker.store_path))
+        # Every round writes 1.2 MB and deletes it again: free pages are reused or returned,
+        # so later rounds do not grow the file.
+        self.assertLessEqual(max(sizes[3:]), max(sizes[:3]) * 1.25, sizes)
+        # Emptied, the file gives its pages back within a few upkeep rounds.
+        peak = os.path.getsize(self.broker.store_path)
+        deadline = time.monotonic() + 8
+        while os.path.getsize(self.broker.store_path) > peak // 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertLess(os.path.getsize(self.broker.store_path), peak // 2, (peak, sizes))
+
+    def test_file_made_without_incremental_vacuum_is_converted_and_kept(self):
+        self.broker.stop()
+        os.remove(self.broker.store_path)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(self.broker.store_path + suffix):
+                os.remove(self.broker.store_path + suffix)
+        db = sqlite3.connect(self.broker.store_path)
+        db.execute("CREATE TABLE retained(topic BLOB PRIMARY KEY, qos INT, props BLOB, "
+                   "payload BLOB, expiry_interval INT, expires_at INT)")
+        db.execute("INSERT INTO retained VALUES (?, 0, x'', ?, 0, 0)",
+                   (b"store/old", b"from before"))
+        db.commit()
+        self.assertEqual(db.execute("PRAGMA auto_vacuum").fetchone()[0], 0)
+        db.close()
+        self.broker.start()
+        self.assertEqual(store_rows(self.broker.store_path, "PRAGMA auto_vacuum"), [(2,)])
+        sub = self.client("up-old")
+        sub.subscribe("store/old", qos=0)
+        self.assertEqual(sub.recv_publish().payload, b"from before")
+
+
 @h.mqttd_only("mqttd's store start-up errors")
 class StoreStartupErrorTest(unittest.TestCase):
     def run_mqttd(self, directory, *lines):
