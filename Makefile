@@ -48,3 +48,12 @@ bench-quick: build
 .PHONY: bench-quic
 bench-quic: build
 	/usr/bin/python3 bench/quic/run.py --build $(BUILD)
+
+# libFuzzer targets (fuzz/README.md): builds them with clang into build-fuzz and runs each for
+# FUZZ_SECONDS (default 300) over its seed corpus, one after the other; crashes land in
+# build-fuzz/artifacts/<target>/. Not part of `make test`, which replays the corpus and the
+# regression inputs instead.
+FUZZ_SECONDS ?= 300
+.PHONY: fuzz
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh

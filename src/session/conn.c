@@ -343,7 +343,10 @@ static bool handle_packet(struct conn *c, const uint8_t *buf, size_t len, uint64
             begin_close(c);
         return c->state != CONN_CLOSING;
     }
-    int rc = mq_decode(buf, len, c->version, true, &p);
+    /* A second CONNECT is a protocol error whatever it holds [MQTT-3.1.0-2]; decoding it could
+     * give 0x84, which a DISCONNECT may not carry. */
+    int rc = (buf[0] >> 4) == MQ_CONNECT ? -MQ_RC_PROTOCOL_ERROR
+                                         : mq_decode(buf, len, c->version, true, &p);
     if (rc == 0) {
         c->last_packet_ms = now_ms;
         rc = dispatch(c, &p, now_ms);
