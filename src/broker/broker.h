@@ -19,6 +19,7 @@
 #include "codec/codec.h"
 #include "mqttd.h"
 #include "server/config.h"
+#include "session/limits.h"
 
 struct session;
 struct conn;
@@ -58,6 +59,7 @@ struct broker {
     atomic_uint_fast64_t next_session_serial;
     atomic_uint_fast64_t next_client_number; /* for assigned client identifiers */
     struct broker_stats stats;
+    struct mq_limits limits; /* counters and shared state of the limits (session/limits.h) */
 
     struct handler *on_connect, *on_publish, *on_subscribe, *on_disconnect;
 

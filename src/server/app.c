@@ -13,6 +13,7 @@
 #include "broker/topic.h"
 #include "mqttd.h"
 #include "server/config.h"
+#include "server/ip_table.h"
 #include "server/listener.h"
 #include "server/listener_url.h"
 #include "server/log.h"
@@ -72,6 +73,7 @@ void mqttd_app_free(mqttd_app *app)
     /* Open here only when mqttd_app_run failed after opening it. */
     store_close(app->broker.store);
     app->broker.store = NULL;
+    ip_table_free(app->broker.limits.ip_table);
     if (app->broker_ready)
         broker_destroy(&app->broker);
     config_free(&app->config);
@@ -185,6 +187,7 @@ int mqttd_publish_to(mqttd_app *app, const char *client_id, const char *topic, c
 void mqttd_app_stats(mqttd_app *app, struct mqttd_stats *out)
 {
     broker_stats(&app->broker, out);
+    limits_stats(&app->broker.limits, out);
 }
 
 void mqttd_app_stop_on_signals(mqttd_app *app)
@@ -416,6 +419,14 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         workers = cpus > 0 ? (unsigned)cpus : 1;
     }
+    /* Freed when the run ends, or by mqttd_app_free after a failed start. */
+    if ((cfg->max_connections_per_ip || cfg->max_connection_rate_per_ip) &&
+        !app->broker.limits.ip_table &&
+        !(app->broker.limits.ip_table =
+              ip_table_new(cfg->max_connections_per_ip, cfg->max_connection_rate_per_ip))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     int *fds;
     if (prepare_listeners(app, err, errlen) != 0 ||
         open_listeners(app, workers, &fds, err, errlen) != 0) {
@@ -467,6 +478,8 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
         worker_join(&app->workers[w]);
     for (unsigned w = 0; w < app->worker_count; w++)
         worker_destroy(&app->workers[w]);
+    ip_table_free(app->broker.limits.ip_table);
+    app->broker.limits.ip_table = NULL;
     /* Last: what the workers queued on the way out is committed too. */
     store_close(app->broker.store);
     app->broker.store = NULL;

@@ -76,6 +76,13 @@ struct mq_config {
     bool shared_subscriptions;               /* default true */
     bool wildcard_subscriptions;             /* default true */
     bool subscription_identifiers;           /* default true */
+    /* Limits against one client or one address (docs/SECURITY.md "Limits"); 0 = unlimited. */
+    uint32_t max_connections_per_ip;         /* sockets open at once from one address */
+    uint32_t max_connection_rate_per_ip;     /* new sockets per second from one address */
+    uint32_t max_messages_per_second;        /* PUBLISH packets per second per client */
+    uint32_t max_bytes_per_second;           /* packet bytes per second per client */
+    uint32_t max_subscriptions_per_minute;   /* filters subscribed per minute per client */
+    uint64_t memory_limit;                   /* bytes in use past which new work is refused */
     uint32_t persistent_client_expiration_s; /* 0 = never */
     char *response_information;    /* "%c" expands to the client id; default "response/%c" */
     uint32_t session_expiry_max_s; /* cap on Session Expiry Interval; 0 = no cap

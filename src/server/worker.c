@@ -11,6 +11,7 @@
 
 #include "broker/broker.h"
 #include "server/listener.h"
+#include "server/ip_table.h"
 #include "server/log.h"
 #include "session/conn.h"
 #include "transport/quic.h"
@@ -260,6 +261,11 @@ int worker_init(struct worker *w, unsigned index, struct broker *b,
 static void run(void *arg)
 {
     struct worker *w = arg;
+    if (w->index == 0) {
+        limits_sample_memory(&w->broker->limits, w->broker->config, now);
+        if (w->broker->limits.ip_table)
+            ip_table_sweep(w->broker->limits.ip_table, now);
+    }
     current = w;
     w->last_sweep_ms = broker_now_ms();
     uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);

@@ -363,21 +363,51 @@ static uint32_t max_packet_in(const struct conn *c)
     return c->broker->config->max_packet_size;
 }
 
-/* Frames and handles every whole packet in buf; returns bytes consumed. */
-static size_t process(struct conn *c, const uint8_t *buf, size_t len, uint64_t now_ms)
+/* A client over max_messages_per_second or max_bytes_per_second: its input waits (reading
+ * paused, TCP pushes back) until its buckets refill, or it is disconnected with 0x96 where the
+ * transport cannot pause. */
+static void pause_input(struct conn *c)
 {
+    if (c->input_paused)
+        return;
+    if (!c->transport->pause_reading) {
+        LIMITS_COUNT(&c->broker->limits, rate_disconnected);
+        conn_disconnect(c, MQ_RC_MESSAGE_RATE_TOO_HIGH, "message rate too high");
+        return;
+    }
+    LIMITS_COUNT(&c->broker->limits, rate_throttled);
+    c->input_paused = true;
+    c->transport->pause_reading(c, true);
+}
+
+/* Frames and handles every whole packet in buf; returns bytes consumed. Sets *blocked when it
+ * stopped before a packet the rate limits do not admit yet. */
+static size_t process(struct conn *c, const uint8_t *buf, size_t len, uint64_t now_ms,
+                      bool *blocked)
+{
+    const struct mq_config *cfg = c->broker->config;
     size_t done = 0;
+    *blocked = false;
     while (done < len && c->state != CONN_CLOSING) {
         size_t packet_len;
         int rc = mq_frame(buf + done, len - done, max_packet_in(c), &packet_len);
         if (rc == 0)
             break;
         if (rc < 0) {
+            if (rc == -MQ_RC_PACKET_TOO_LARGE)
+                LIMITS_COUNT(&c->broker->limits, packets_too_large);
             if (c->state == CONN_AWAIT_CONNECT)
                 begin_close(c);
             else
                 conn_disconnect(c, (uint8_t)-rc, NULL);
             return len;
+        }
+        if (c->state == CONN_CONNECTED && limits_rates_on(cfg) &&
+            !limits_admit_packet(&c->limits, cfg, (buf[done] >> 4) == MQ_PUBLISH,
+                                 (uint32_t)packet_len, (uint32_t)now_ms)) {
+            *blocked = true;
+            pause_input(c);
+            break;
         }
         if (!handle_packet(c, buf + done, packet_len, now_ms))
             return len;
@@ -386,55 +416,83 @@ static size_t process(struct conn *c, const uint8_t *buf, size_t len, uint64_t n
     return done;
 }
 
-void conn_feed(struct conn *c, const uint8_t *data, size_t len, uint64_t now_ms)
+/* Appends to the input buffer; false (and closing) when out of memory. */
+static bool keep_input(struct conn *c, const uint8_t *data, size_t len)
 {
-    if (c->state == CONN_CLOSING || len == 0)
-        return;
-    bool had_partial = c->in_len > 0;
-    if (!had_partial) {
-        size_t used = process(c, data, len, now_ms);
-        data += used;
-        len -= used;
-        if (len == 0 || c->state == CONN_CLOSING)
-            return;
-    }
-    /* Keep only the partial packet; the buffer is freed as soon as it is consumed. */
     if (c->in_len + len > c->in_cap) {
         uint64_t cap = c->in_cap ? c->in_cap : 1024;
         while (cap < c->in_len + len)
             cap *= 2;
-        uint8_t *in = realloc(c->in, cap);
+        uint8_t *in = cap <= UINT32_MAX ? realloc(c->in, cap) : NULL;
         if (!in) {
             begin_close(c);
-            return;
+            return false;
         }
         c->in = in;
-        c->in_cap = cap;
+        c->in_cap = (uint32_t)cap;
     }
     memcpy(c->in + c->in_len, data, len);
-    c->in_len += len;
-    if (!had_partial)
-        return; /* what was just kept is a packet's beginning, already found incomplete */
-    size_t used = process(c, c->in, c->in_len, now_ms);
+    c->in_len += (uint32_t)len;
+    return true;
+}
+
+/* Handles what the input buffer holds; returns true when it stopped at a packet the rate
+ * limits hold back. The buffer is freed as soon as it is empty. */
+static bool process_kept(struct conn *c, uint64_t now_ms)
+{
+    bool blocked;
+    size_t used = process(c, c->in, c->in_len, now_ms, &blocked);
     if (c->state == CONN_CLOSING)
-        return;
+        return false;
     memmove(c->in, c->in + used, c->in_len - used);
-    c->in_len -= used;
+    c->in_len -= (uint32_t)used;
     if (c->in_len == 0) {
         free(c->in);
         c->in = NULL;
         c->in_cap = 0;
     }
+    return blocked;
+}
+
+void conn_feed(struct conn *c, const uint8_t *data, size_t len, uint64_t now_ms)
+{
+    if (c->state == CONN_CLOSING || len == 0)
+        return;
+    if (c->in_len == 0 && !c->input_paused) {
+        bool blocked;
+        size_t used = process(c, data, len, now_ms, &blocked);
+        /* Keep only the rest: a packet's beginning, or packets waiting for a rate limit. */
+        if (used < len && c->state != CONN_CLOSING)
+            keep_input(c, data + used, len - used);
+        return;
+    }
+    /* While paused, bytes the transport had already read wait behind the others. */
+    if (keep_input(c, data, len) && !c->input_paused)
+        process_kept(c, now_ms);
+}
+
+/* On the tick of a paused connection: handles what waited as far as the buckets allow now,
+ * and reads again once nothing waits for them. */
+static void resume_input(struct conn *c, uint64_t now_ms)
+{
+    if (process_kept(c, now_ms) || c->state == CONN_CLOSING)
+        return;
+    c->input_paused = false;
+    c->transport->pause_reading(c, false);
 }
 
 void conn_tick(struct conn *c, uint64_t now_ms)
 {
     if (c->state == CONN_AWAIT_CONNECT) {
         if (now_ms - c->last_packet_ms >= c->broker->config->connect_timeout_ms) {
+            LIMITS_COUNT(&c->broker->limits, connect_timeouts);
             log_info("%s: no CONNECT within %u ms: closing", conn_peer(c),
                      c->broker->config->connect_timeout_ms);
             begin_close(c);
         }
+    } else if (c->input_paused) {
+        /* A client held back by a rate limit is sending, not silent: no keep alive check. */
+        resume_input(c, now_ms);
     } else if (c->state == CONN_CONNECTED && c->keep_alive_s &&
                now_ms - c->last_packet_ms >= (uint64_t)c->keep_alive_s * 1500u) {
         /* Nothing within one and a half keep alive periods [MQTT-3.1.2-22]. */

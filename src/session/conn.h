@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "codec/codec.h"
+#include "session/limits.h"
 #include "session/lock.h"
 #include "mqttd.h"
 
@@ -46,6 +47,9 @@ struct conn_transport {
     /* Formats the peer's address for logs and handlers ("ADDRESS:PORT"); may be NULL. Asked
      * for when needed rather than stored: an idle connection keeps no text. */
     void (*peer_name)(const struct conn *c, char *buf, size_t len);
+    /* Stops (paused) or restarts reading the socket, for a rate limit (owner thread); may be
+     * NULL when the transport cannot, and a client over its rate is then disconnected. */
+    void (*pause_reading)(struct conn *c, bool paused);
 };
 
 enum conn_state {
@@ -70,6 +74,7 @@ struct topic_aliases {
 
 struct conn {
     atomic_uint refs;
+    mq_lock out_lock; /* held for a copy into `out` only */
     struct broker *broker;
     const struct conn_transport *transport;
     void *transport_ctx;
@@ -89,17 +94,19 @@ struct conn {
     uint32_t max_packet_out;       /* client's Maximum Packet Size */
     uint16_t alias_in_max;         /* ours, as sent in CONNACK */
     uint16_t alias_out_max;        /* min(client's Topic Alias Maximum, ours) */
+    uint32_t ip_slot;              /* its address's entry in the broker's ip_table, 0 = none */
     struct topic_aliases *aliases; /* allocated when the first alias is used */
 
     uint8_t *in;
     uint32_t in_len, in_cap; /* a partial packet: at most max_packet_size */
 
-    mq_lock out_lock; /* held for a copy into `out` only */
     uint8_t *out;
     uint32_t out_len, out_cap; /* beyond 4 GiB waiting the client is not reading: dropped */
     bool flush_scheduled;
+    bool input_paused;     /* over a rate limit: complete packets wait in `in`, reads stopped */
+    atomic_uint acks_held; /* acknowledgements waiting for a store commit */
     atomic_size_t write_backlog; /* bytes not yet written: output buffer + transport queue */
-    atomic_uint acks_held;       /* acknowledgements waiting for a store commit */
+    struct conn_limits limits;   /* rate buckets (limits.h) */
 
     struct conn *worker_prev, *worker_next; /* the owner's list of connections */
 };

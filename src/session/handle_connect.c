@@ -247,8 +247,14 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
     reason = run_connect_handlers(c, client_id);
     if (reason)
         return refuse(c, reason, "refused by the server's connect handler");
-    if (!take_connection_slot(b))
+    if (limits_memory_over(&b->limits)) {
+        LIMITS_COUNT(&b->limits, memory_refused);
+        return refuse(c, MQ_RC_QUOTA_EXCEEDED, "memory_limit reached");
+    }
+    if (!take_connection_slot(b)) {
+        LIMITS_COUNT(&b->limits, connections_refused);
         return refuse(c, MQ_RC_QUOTA_EXCEEDED, "max_connections reached");
+    }
 
     uint32_t expiry;
     bool expiry_capped = false;

@@ -125,8 +125,15 @@ int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
     if (PROP(&p->props, MQ_PROP_PAYLOAD_FORMAT_INDICATOR) && p->props.payload_format_indicator &&
         !mq_utf8_valid(p->payload.data, p->payload.len))
         return refuse_message(c, p, MQ_RC_PAYLOAD_FORMAT_INVALID);
-    if (cfg->message_size_limit && p->payload.len > cfg->message_size_limit)
+    if (cfg->message_size_limit && p->payload.len > cfg->message_size_limit) {
+        LIMITS_COUNT(&b->limits, payloads_too_large);
         return refuse_message(c, p, MQ_RC_QUOTA_EXCEEDED);
+    }
+    if (p->qos > 0 && limits_memory_over(&b->limits)) {
+        /* Over memory_limit: what would have to be kept is refused; QoS 0 still flows. */
+        LIMITS_COUNT(&b->limits, memory_refused);
+        return refuse_message(c, p, MQ_RC_QUOTA_EXCEEDED);
+    }
     /* A QoS 2 packet id and the copies of the message it guards are committed together: the
      * id alone would make the client's resend look like a duplicate and lose the message, the
      * copies alone would deliver it twice. */
@@ -155,6 +162,7 @@ static int accept_publish(struct conn *c, struct mq_publish *p, mq_bytes topic, 
             known |= s->qos2_received[i] == p->packet_id;
         if (!known && s->qos2_received_count >= cfg->max_inflight_messages) {
             mq_lock_release(&s->lock);
+            LIMITS_COUNT(&b->limits, receive_maximum_exceeded);
             return -MQ_RC_RECEIVE_MAXIMUM_EXCEEDED; /* [MQTT-3.3.4-8] */
         }
         if (known || session_qos2_add_locked(s, p->packet_id) < 0) {

@@ -80,8 +80,14 @@ static uint8_t subscribe_one(struct conn *c, struct session *s, const mq_topic_r
                                                   (uint16_t)filter.len) != NULL;
     mq_lock_release(&s->lock);
     if (!known && cfg->max_subscriptions_per_client &&
-        s->subscription_count >= cfg->max_subscriptions_per_client)
+        s->subscription_count >= cfg->max_subscriptions_per_client) {
+        LIMITS_COUNT(&b->limits, subscriptions_refused);
         return MQ_RC_QUOTA_EXCEEDED;
+    }
+    if (!limits_admit_subscription(&c->limits, cfg, (uint32_t)now_ms)) {
+        LIMITS_COUNT(&b->limits, subscribe_rate_refused);
+        return MQ_RC_QUOTA_EXCEEDED;
+    }
 
     uint8_t options = (uint8_t)((req->options & ~MQ_SUBOPT_QOS_MASK) | qos);
     int replaced = broker_subscribe(b, s, group, filter, options, sub_id);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "server/ip_table.h"
 #include "server/listen_socket.h"
 #include "server/listener.h"
 #include "server/log.h"
@@ -63,6 +64,7 @@ struct tcp_link {
     int fd;
     bool close_requested;
     bool closing;
+    bool read_paused; /* a rate limit holds the client back (conn_transport.pause_reading) */
 };
 
 static struct worker *link_worker(const struct tcp_link *link)
@@ -81,6 +83,8 @@ static void on_closed(uv_handle_t *h)
         conn_output_written(c, link->pending_len - link->pending_off);
         conn_transport_closed(c, broker_now_ms());
         worker_remove_conn(link_worker(link), c);
+        if (c->ip_slot)
+            ip_table_release(c->broker->limits.ip_table, c->ip_slot, broker_now_ms());
         c->transport_ctx = NULL;
         conn_unref(c);
     }
@@ -107,7 +111,8 @@ static void close_now(struct tcp_link *link)
 static void watch(struct tcp_link *link, bool writable)
 {
     if (!link->closing)
-        uv_poll_start(&link->poll, UV_READABLE | (writable ? UV_WRITABLE : 0), on_io);
+        uv_poll_start(&link->poll,
+                      (link->read_paused ? 0 : UV_READABLE) | (writable ? UV_WRITABLE : 0), on_io);
 }
 
 /* Sends from `data`; returns bytes sent, or -1 when the connection is broken. */
@@ -324,12 +329,22 @@ static void tcp_peer_name(const struct conn *c, char *out, size_t len)
     snprintf(out, len, "%s:%u", host, port);
 }
 
+static void tcp_pause_reading(struct conn *c, bool paused)
+{
+    struct tcp_link *link = c->transport_ctx;
+    if (!link || link->closing)
+        return;
+    link->read_paused = paused;
+    watch(link, link->pending != NULL);
+}
+
 static const struct conn_transport tcp_transport = {
     .schedule_flush = tcp_schedule_flush,
     .close = tcp_close,
     .post_kick = tcp_post_kick,
     .flush = tcp_flush,
     .peer_name = tcp_peer_name,
+    .pause_reading = tcp_pause_reading,
 };
 
 static void deliver(struct tcp_link *link, const uint8_t *data, size_t len)
@@ -347,7 +362,7 @@ static void read_some(struct tcp_link *link)
 {
     uint8_t *buf = link_worker(link)->read_buffer;
     size_t cap = sizeof link_worker(link)->read_buffer;
-    for (int i = 0; i < READS_PER_EVENT && !link->closing; i++) {
+    for (int i = 0; i < READS_PER_EVENT && !link->closing && !link->read_paused; i++) {
         ssize_t n = recv(link->fd, buf, cap, 0);
         if (n > 0) {
             deliver(link, buf, (size_t)n);
@@ -441,26 +456,25 @@ static int build_layers(struct tcp_link *link, const struct listener *l)
     return 0;
 }
 
-static void adopt(struct worker_listener *wl, int fd)
+static void adopt(struct worker_listener *wl, int fd, uint32_t ip_slot)
 {
     struct worker *w = wl->worker;
     struct tcp_link *link = calloc(1, sizeof *link);
-    if (!link) {
-        close(fd);
-        return;
-    }
-    link->fd = fd;
-    if (uv_poll_init(&w->loop, &link->poll, fd) != 0) {
+    if (!link || uv_poll_init(&w->loop, &link->poll, fd) != 0) {
+        ip_table_release(w->broker->limits.ip_table, ip_slot, broker_now_ms());
         close(fd);
         free(link);
         return;
     }
+    link->fd = fd;
     link->poll.data = link;
     link->conn = conn_new(w->broker, &tcp_transport, link, broker_now_ms());
     if (!link->conn) {
+        ip_table_release(w->broker->limits.ip_table, ip_slot, broker_now_ms());
         uv_close((uv_handle_t *)&link->poll, on_closed);
         return;
     }
+    link->conn->ip_slot = ip_slot;
     link->conn->listener = wl->listener->config;
     worker_add_conn(w, link->conn);
     if (build_layers(link, wl->listener) != 0) {
@@ -473,19 +487,47 @@ static void adopt(struct worker_listener *wl, int fd)
     watch(link, false);
 }
 
+/* Applies the per-address limits to a socket just accepted. A refused one is reset at once:
+ * no handshake, no CONNECT read, no TIME_WAIT left behind; the cheapest answer to a flood. */
+static bool admit_peer(struct broker *b, struct ip_table *ips, int fd, const struct sockaddr *peer,
+                       uint32_t *ip_slot)
+{
+    enum ip_verdict v = ip_table_admit(ips, peer, broker_now_ms(), ip_slot);
+    if (v == IP_ADMITTED)
+        return true;
+    if (v == IP_TOO_MANY)
+        LIMITS_COUNT(&b->limits, ip_connections_refused);
+    else
+        LIMITS_COUNT(&b->limits, ip_rate_refused);
+    struct linger reset = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    close(fd);
+    log_info("connection refused at accept: %s", v == IP_TOO_MANY
+                                                     ? "max_connections_per_ip reached"
+                                                     : "max_connection_rate_per_ip exceeded");
+    return false;
+}
+
 void tcp_on_acceptable(uv_poll_t *h, int status, int events)
 {
     struct worker_listener *wl = h->data;
     if (status < 0 || wl->worker->stopping)
         return;
+    struct ip_table *ips = wl->worker->broker->limits.ip_table;
     for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-        int fd = accept4(wl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        int fd = accept4(wl->fd, ips ? (struct sockaddr *)&peer : NULL, ips ? &peer_len : NULL,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
                 log_warning("accept failed: %s", strerror(errno));
             return;
         }
-        adopt(wl, fd);
+        uint32_t ip_slot = 0;
+        if (ips && !admit_peer(wl->worker->broker, ips, fd, (struct sockaddr *)&peer, &ip_slot))
+            continue;
+        adopt(wl, fd, ip_slot);
     }
 }
 
