@@ -18,6 +18,15 @@ enum bench_scenario {
     BENCH_FANOUT,
 };
 
+/* What carries the MQTT bytes (the -L URL's scheme). */
+enum bench_transport {
+    BENCH_TCP,  /* mqtt:// */
+    BENCH_TLS,  /* mqtts:// */
+    BENCH_WS,   /* ws:// */
+    BENCH_WSS,  /* wss:// */
+    BENCH_QUIC, /* quic:// */
+};
+
 struct bench_opts {
     enum bench_scenario scenario;
     const char *scenario_name;
@@ -43,6 +52,14 @@ struct bench_opts {
     bool json;
     const char *label;
     const char *topic; /* pub/sub alone: topic (pub) or filter (sub) */
+    enum bench_transport transport;
+    const char *transport_name; /* the URL scheme: "mqtt", "mqtts", "ws", "wss", "quic" */
+    const char *cafile;         /* TLS and QUIC: trusted CAs (NULL: the system's) */
+    const char *certfile;       /* TLS: client certificate, and its key */
+    const char *keyfile;
+    bool insecure;       /* do not check the server's name against its certificate */
+    bool tls_resume;     /* TLS: resume the first connection's session in the others */
+    int quic_timeout_ms; /* QUIC handshake time limit */
 };
 
 /* Parses `mqttc bench SCENARIO [options]` (argv[0] is the scenario). Returns 0, 1 when help was

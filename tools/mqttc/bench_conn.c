@@ -20,10 +20,13 @@
 #include "bench_report.h"
 
 #define FD_RESERVE 64u
+/* A QUIC connection is a bridge thread with a UDP socket and a socket pair (net_quic.c). */
+#define QUIC_FDS 3u
+#define QUIC_MAX_PER_PROC 500u
 #define SETUP_TIMEOUT_NS (120ull * 1000000000ull)
 
 struct conn_child_report {
-    uint32_t ready, failed, lost;
+    uint32_t ready, failed, lost, resumed;
     uint64_t first_ready_ns, last_ready_ns;
     double cpu_s;
 };
@@ -83,6 +86,7 @@ static int child_run(const struct bench_opts *o, uint32_t count, uint32_t base, 
         bench_engine_step(&e, 10);
     r.ready = e.ready;
     r.failed = e.n - e.ready;
+    r.resumed = e.tls_resumed;
     r.first_ready_ns = e.first_ready_ns;
     r.last_ready_ns = e.last_ready_ns;
     r.cpu_s = bench_self_cpu_s(false);
@@ -158,6 +162,9 @@ int bench_run_conn(const struct bench_opts *o)
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     uint32_t per_proc = rl.rlim_cur > 2 * FD_RESERVE ? (uint32_t)(rl.rlim_cur - FD_RESERVE) : 64;
+    if (o->transport == BENCH_QUIC)
+        per_proc =
+            per_proc / QUIC_FDS < QUIC_MAX_PER_PROC ? per_proc / QUIC_FDS : QUIC_MAX_PER_PROC;
     uint32_t nproc = (o->connections + per_proc - 1) / per_proc;
     struct child *kids = calloc(nproc, sizeof *kids);
     if (!kids)
@@ -179,7 +186,7 @@ int bench_run_conn(const struct bench_opts *o)
         spawned++;
     }
 
-    struct conn_child_report total = {0, 0, 0, UINT64_MAX, 0, 0};
+    struct conn_child_report total = {0, 0, 0, 0, UINT64_MAX, 0, 0};
     for (uint32_t i = 0; i < spawned; i++) {
         struct conn_child_report r;
         if (read_all(kids[i].up, &r, sizeof r) < 0) {
@@ -188,6 +195,7 @@ int bench_run_conn(const struct bench_opts *o)
         }
         total.ready += r.ready;
         total.failed += r.failed;
+        total.resumed += r.resumed;
         total.cpu_s += r.cpu_s;
         if (r.ready && r.first_ready_ns < total.first_ready_ns)
             total.first_ready_ns = r.first_ready_ns;
@@ -214,10 +222,11 @@ int bench_run_conn(const struct bench_opts *o)
     }
     free(kids);
 
-    struct bench_field f[20];
+    struct bench_field f[24];
     size_t n = 0;
     f[n++] = BF_STR("scenario", "conn");
     f[n++] = BF_STR("label", o->label);
+    f[n++] = BF_STR("transport", o->transport_name);
     f[n++] = BF_NUM("protocol", o->version, NULL);
     f[n++] = BF_BOOL("tcp_nodelay", true);
     f[n++] = BF_NUM("connections", o->connections, NULL);
@@ -230,6 +239,8 @@ int bench_run_conn(const struct bench_opts *o)
         BF_NUM("connect_rate_per_s", connect_s > 0 ? total.ready / connect_s : 0, "CONNACKs/s");
     f[n++] = BF_NUM("hold_s", o->hold, "s");
     f[n++] = BF_NUM("lost_during_hold", lost, NULL);
+    if (o->transport == BENCH_TLS || o->transport == BENCH_WSS)
+        f[n++] = BF_NUM("tls_resumed", total.resumed, "handshakes that resumed a session");
     if (o->pid) {
         f[n++] = BF_NUM("broker_cpu_s", cpu1 - cpu0, "s while connecting");
         f[n++] = BF_NUM("broker_rss_before_kb", rss_before, "kB");

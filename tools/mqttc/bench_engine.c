@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench_engine.h"
+#include "bench_link.h"
 
 #define READ_BUFFER_INITIAL (256u * 1024u)
 #define READ_BUFFER_MAX (256u * 1024u * 1024u)
@@ -57,13 +58,14 @@ int bench_engine_init(struct bench_engine *e, const struct bench_opts *o, uint32
         e->conns[i].index = index_base + i;
         e->conns[i].window = o->inflight ? o->inflight : 1;
     }
-    return 0;
+    return blink_engine_init(e);
 }
 
 void bench_engine_free(struct bench_engine *e)
 {
     for (uint32_t i = 0; i < e->n; i++) {
         struct bconn *c = &e->conns[i];
+        blink_free(c);
         if (c->fd >= 0)
             close(c->fd);
         free(c->in);
@@ -72,6 +74,7 @@ void bench_engine_free(struct bench_engine *e)
     }
     free(e->conns);
     free(e->rbuf);
+    blink_engine_free(e);
     if (e->ep >= 0)
         close(e->ep);
 }
@@ -108,6 +111,8 @@ void bconn_update_events(struct bench_engine *e, struct bconn *c)
     ev.data.ptr = c;
     if (c->state == BCONN_CONNECTING)
         ev.events = EPOLLOUT;
+    else if (c->state == BCONN_HANDSHAKE)
+        ev.events = c->hs_want == BLINK_WANT_WRITE ? EPOLLOUT : EPOLLIN;
     else
         ev.events = (c->slow && c->state == BCONN_READY ? 0u : (uint32_t)EPOLLIN) |
                     (c->want_out ? (uint32_t)EPOLLOUT : 0u);
@@ -128,6 +133,7 @@ void bconn_kill(struct bench_engine *e, struct bconn *c)
     c->inflight = 0;
     c->state = BCONN_DEAD;
     e->dead++;
+    blink_free(c);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -160,10 +166,15 @@ static void set_want_out(struct bench_engine *e, struct bconn *c, bool want)
     bconn_update_events(e, c);
 }
 
+static ssize_t conn_send(struct bconn *c, const void *buf, size_t len)
+{
+    return c->link ? blink_write(c, buf, len) : send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
 static void write_pending(struct bench_engine *e, struct bconn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = conn_send(c, c->out + c->out_off, c->out_len - c->out_off);
         if (n > 0) {
             c->out_off += (uint32_t)n;
             continue;
@@ -182,8 +193,14 @@ static void write_pending(struct bench_engine *e, struct bconn *c)
         return;
     }
     c->out_off = c->out_len = 0;
-    set_want_out(e, c, false);
-    release_idle_buffers(c);
+    int flushed = blink_flush(c);
+    if (flushed < 0) {
+        bconn_kill(e, c);
+        return;
+    }
+    set_want_out(e, c, flushed == 0);
+    if (flushed)
+        release_idle_buffers(c);
 }
 
 static void flush_dirty(struct bench_engine *e)
@@ -216,22 +233,33 @@ static void bind_source(struct bench_engine *e, struct bconn *c)
 
 static void open_one(struct bench_engine *e, struct bconn *c)
 {
-    c->fd = socket(e->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     c->state = BCONN_CONNECTING;
     e->opening++;
-    if (c->fd < 0) {
-        fprintf(stderr, "Error: socket: %s\n", strerror(errno));
-        e->refused++;
-        bconn_kill(e, c);
-        return;
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    bind_source(e, c);
-    if (connect(c->fd, (const struct sockaddr *)&e->dst, e->dst_len) < 0 && errno != EINPROGRESS) {
-        e->refused++;
-        bconn_kill(e, c);
-        return;
+    if (e->o->transport == BENCH_QUIC) {
+        /* The bridge's socket is connected at once; the QUIC handshake runs behind it. */
+        c->fd = blink_quic_open(e);
+        if (c->fd < 0) {
+            e->refused++;
+            bconn_kill(e, c);
+            return;
+        }
+    } else {
+        c->fd = socket(e->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->fd < 0) {
+            fprintf(stderr, "Error: socket: %s\n", strerror(errno));
+            e->refused++;
+            bconn_kill(e, c);
+            return;
+        }
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        bind_source(e, c);
+        if (connect(c->fd, (const struct sockaddr *)&e->dst, e->dst_len) < 0 &&
+            errno != EINPROGRESS) {
+            e->refused++;
+            bconn_kill(e, c);
+            return;
+        }
     }
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
@@ -253,6 +281,26 @@ static void open_due(struct bench_engine *e)
         open_one(e, &e->conns[e->next_open++]);
 }
 
+/* After a handshake step: MQTT starts once the link is up. */
+static void after_handshake_step(struct bench_engine *e, struct bconn *c, int r)
+{
+    if (r < 0) {
+        e->refused++;
+        bconn_kill(e, c);
+        return;
+    }
+    if (r != BLINK_DONE) {
+        c->state = BCONN_HANDSHAKE;
+        c->hs_want = (uint8_t)r;
+        bconn_update_events(e, c);
+        return;
+    }
+    c->state = BCONN_CONNACK_WAIT;
+    bconn_update_events(e, c);
+    if (bproto_send_connect(e, c) < 0)
+        bconn_kill(e, c);
+}
+
 static void on_connected(struct bench_engine *e, struct bconn *c)
 {
     int err = 0;
@@ -263,10 +311,7 @@ static void on_connected(struct bench_engine *e, struct bconn *c)
         bconn_kill(e, c);
         return;
     }
-    c->state = BCONN_CONNACK_WAIT;
-    bconn_update_events(e, c);
-    if (bproto_send_connect(e, c) < 0)
-        bconn_kill(e, c);
+    after_handshake_step(e, c, blink_start(e, c));
 }
 
 /* The partial packet of the previous read goes first, then one read fills the rest; whole
@@ -287,7 +332,10 @@ static void on_readable(struct bench_engine *e, struct bconn *c)
         e->rbuf = p;
         e->rcap = cap;
     }
-    ssize_t n = recv(c->fd, e->rbuf + have, e->rcap - have, 0);
+    ssize_t n = c->link ? blink_read(e, c, e->rbuf + have, e->rcap - have)
+                        : recv(c->fd, e->rbuf + have, e->rcap - have, 0);
+    if (c->link && blink_pending_out(c))
+        bconn_mark_dirty(e, c);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         c->in_len = (uint32_t)have;
         return;
@@ -338,8 +386,15 @@ static void on_event(struct bench_engine *e, struct bconn *c, uint32_t events)
         on_connected(e, c);
         return;
     }
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-        on_readable(e, c);
+    if (c->state == BCONN_HANDSHAKE) {
+        after_handshake_step(e, c, blink_handshake(e, c));
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        do
+            on_readable(e, c);
+        while (c->state != BCONN_DEAD && blink_buffered(c));
+    }
     if (c->state != BCONN_DEAD && (events & EPOLLOUT) && c->want_out) {
         c->want_out = false;
         write_pending(e, c);

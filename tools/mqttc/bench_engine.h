@@ -22,6 +22,7 @@ enum bconn_role { BCONN_PUB, BCONN_SUB, BCONN_IDLE };
 enum bconn_state {
     BCONN_NEW,
     BCONN_CONNECTING,   /* TCP connect in progress */
+    BCONN_HANDSHAKE,    /* TLS handshake or WebSocket upgrade in progress (bench_link.h) */
     BCONN_CONNACK_WAIT, /* CONNECT sent */
     BCONN_SUBACK_WAIT,  /* SUBSCRIBE sent */
     BCONN_READY,
@@ -30,11 +31,12 @@ enum bconn_state {
 
 struct bconn {
     int fd;
-    uint8_t role;  /* enum bconn_role */
-    uint8_t state; /* enum bconn_state */
-    bool slow;     /* a subscriber that stops reading once subscribed */
-    bool dirty;    /* on the engine's flush list */
-    bool want_out; /* the socket was full: EPOLLOUT is registered */
+    uint8_t role;    /* enum bconn_role */
+    uint8_t state;   /* enum bconn_state */
+    bool slow;       /* a subscriber that stops reading once subscribed */
+    bool dirty;      /* on the engine's flush list */
+    bool want_out;   /* the socket was full: EPOLLOUT is registered */
+    uint8_t hs_want; /* BCONN_HANDSHAKE: BLINK_WANT_READ or BLINK_WANT_WRITE */
     uint16_t next_pid;
     uint32_t inflight; /* QoS 1/2 publishes not yet completed */
     uint32_t window;   /* min(--inflight, the server's Receive Maximum) */
@@ -52,6 +54,7 @@ struct bconn {
     uint64_t sent;
     uint64_t last_tx_ns;
     struct bconn *next_dirty;
+    struct blink *link; /* TLS, WebSocket: the layers above the socket (owned); NULL on TCP */
 };
 
 struct bench_engine {
@@ -93,6 +96,12 @@ struct bench_engine {
     uint64_t pub_refused; /* acknowledgements with a failure reason code */
     uint64_t lost_conns;  /* connections closed after they were ready */
     struct bench_hist hist;
+
+    /* Transports (bench_link.c). */
+    struct net_tls_creds *tls_creds; /* loaded once for every TLS connection (owned) */
+    void *tls_session;               /* --tls-resume: the session every new one resumes (owned) */
+    size_t tls_session_len;
+    uint32_t tls_resumed; /* TLS handshakes that resumed a session */
 };
 
 /* Sets up an engine for `n` connections numbered index_base.. ; roles are assigned by the

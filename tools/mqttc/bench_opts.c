@@ -25,7 +25,8 @@ void bench_usage(void)
            "Options:\n"
            "  -h, --host HOST       broker host (127.0.0.1)\n"
            "  -p, --port PORT       broker port (1883)\n"
-           "  -L, --url URL         mqtt://host:port instead of -h/-p\n"
+           "  -L, --url URL         mqtt://, mqtts://, ws://, wss:// or quic://host[:port]\n"
+           "                        instead of -h/-p: the transport and the broker address\n"
            "  -q, --qos 0|1|2       QoS of publishes and subscriptions (0)\n"
            "  -s, --size BYTES      payload size, >= 16: send time and sequence number first (64)\n"
            "  -r, --rate R          total offered messages/s, paced evenly across publishers;\n"
@@ -45,9 +46,16 @@ void bench_usage(void)
            "      --pid PID         the broker's PID: report its CPU seconds and RSS\n"
            "      --json            one JSON object on stdout\n"
            "      --label TEXT      a label copied into the report\n"
+           "      --cafile FILE     TLS/QUIC: trusted CA certificates (the system's)\n"
+           "      --cert FILE       TLS: client certificate   --key FILE  its key\n"
+           "      --insecure        do not check the server's name in its certificate\n"
+           "      --tls-resume      TLS: later connections resume the first one's session\n"
+           "      --quic-timeout MS QUIC handshake time limit (3000)\n"
            "      --help            this text\n"
            "\n"
-           "Every socket has TCP_NODELAY set; writes are batched once per loop iteration.\n");
+           "Every socket has TCP_NODELAY set; writes are batched once per loop iteration\n"
+           "(one TLS record run or one WebSocket frame per connection and iteration).\n"
+           "QUIC runs one bridge thread per connection: a few hundred per process.\n");
 }
 
 struct scenario_name {
@@ -73,15 +81,37 @@ static int parse_num(const char *arg, const char *opt, double lo, double hi, dou
     return 0;
 }
 
-/* -L mqtt://host[:port][/anything]: only the broker address matters here ([v6] allowed). */
+struct scheme {
+    const char *prefix, *name;
+    enum bench_transport transport;
+    const char *default_port;
+};
+
+static const struct scheme schemes[] = {
+    {"mqtt://", "mqtt", BENCH_TCP, "1883"},   {"mqtts://", "mqtts", BENCH_TLS, "8883"},
+    {"ws://", "ws", BENCH_WS, "8080"},        {"wss://", "wss", BENCH_WSS, "8443"},
+    {"quic://", "quic", BENCH_QUIC, "14567"},
+};
+
+/* -L SCHEME://host[:port][/anything]: only the transport and the broker address matter here
+ * ([v6] allowed). The port defaults to the scheme's. */
 static int set_url(struct bench_opts *o, const char *arg)
 {
-    static const char scheme[] = "mqtt://";
-    if (strncmp(arg, scheme, sizeof scheme - 1) != 0) {
-        fprintf(stderr, "Error: -L wants mqtt://host[:port], not \"%s\"\n", arg);
+    const struct scheme *sc = NULL;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (strncmp(arg, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+            sc = &schemes[i];
+    if (!sc) {
+        fprintf(stderr,
+                "Error: -L wants mqtt://, mqtts://, ws://, wss:// or quic://host[:port], not "
+                "\"%s\"\n",
+                arg);
         return -1;
     }
-    const char *h = arg + sizeof scheme - 1;
+    o->transport = sc->transport;
+    o->transport_name = sc->name;
+    snprintf(o->port, sizeof o->port, "%s", sc->default_port);
+    const char *h = arg + strlen(sc->prefix);
     const char *at = strchr(h, '@');
     const char *slash = strchr(h, '/');
     if (at && (!slash || at < slash))
@@ -140,6 +170,9 @@ static void set_defaults(struct bench_opts *o, const struct scenario_name *s)
     o->keep_alive = 60;
     o->label = "";
     o->topic = "bench";
+    o->transport = BENCH_TCP;
+    o->transport_name = "mqtt";
+    o->quic_timeout_ms = 3000;
 }
 
 int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
@@ -168,6 +201,12 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
         O_PID,
         O_JSON,
         O_LABEL,
+        O_CAFILE,
+        O_CERT,
+        O_KEY,
+        O_INSECURE,
+        O_TLS_RESUME,
+        O_QUIC_TIMEOUT,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -194,6 +233,12 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
         {"pid", required_argument, NULL, O_PID},
         {"json", no_argument, NULL, O_JSON},
         {"label", required_argument, NULL, O_LABEL},
+        {"cafile", required_argument, NULL, O_CAFILE},
+        {"cert", required_argument, NULL, O_CERT},
+        {"key", required_argument, NULL, O_KEY},
+        {"insecure", no_argument, NULL, O_INSECURE},
+        {"tls-resume", no_argument, NULL, O_TLS_RESUME},
+        {"quic-timeout", required_argument, NULL, O_QUIC_TIMEOUT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -284,6 +329,25 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
             break;
         case O_LABEL:
             o->label = optarg;
+            break;
+        case O_CAFILE:
+            o->cafile = optarg;
+            break;
+        case O_CERT:
+            o->certfile = optarg;
+            break;
+        case O_KEY:
+            o->keyfile = optarg;
+            break;
+        case O_INSECURE:
+            o->insecure = true;
+            break;
+        case O_TLS_RESUME:
+            o->tls_resume = true;
+            break;
+        case O_QUIC_TIMEOUT:
+            if ((rc = parse_num(optarg, "--quic-timeout", 1, 600000, &v)) == 0)
+                o->quic_timeout_ms = (int)v;
             break;
         case O_HELP:
             bench_usage();

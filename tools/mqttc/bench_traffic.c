@@ -100,10 +100,11 @@ static void report(const struct bench_engine *e, const struct probe *p0, const s
         o->pid && p0->broker_cpu >= 0 && p1->broker_cpu >= 0 ? p1->broker_cpu - p0->broker_cpu : -1;
     double gen_cpu = p1->gen_cpu - p0->gen_cpu;
     const struct bench_hist *h = &e->hist;
-    struct bench_field f[40];
+    struct bench_field f[44];
     size_t n = 0;
     f[n++] = BF_STR("scenario", o->scenario_name);
     f[n++] = BF_STR("label", o->label);
+    f[n++] = BF_STR("transport", o->transport_name);
     f[n++] = BF_NUM("protocol", o->version, NULL);
     f[n++] = BF_NUM("qos", o->qos, NULL);
     f[n++] = BF_NUM("payload_bytes", o->payload_size, "B");

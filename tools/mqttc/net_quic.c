@@ -277,7 +277,7 @@ static int tls_setup(struct bridge *b, const char *host, const struct net_quic_o
     return 0;
 }
 
-static int quic_setup(struct bridge *b, uint16_t keep_alive)
+static int quic_setup(struct bridge *b, uint16_t keep_alive, int handshake_timeout_ms)
 {
     ngtcp2_cid dcid = {.datalen = NGTCP2_MIN_INITIAL_DCIDLEN}, scid = {.datalen = 8};
     gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
@@ -285,6 +285,8 @@ static int quic_setup(struct bridge *b, uint16_t keep_alive)
     ngtcp2_settings settings;
     ngtcp2_settings_default(&settings);
     settings.initial_ts = now_ns();
+    /* The bridge gives up by itself, also when nobody waits for it (net_quic_open). */
+    settings.handshake_timeout = (uint64_t)handshake_timeout_ms * NGTCP2_MILLISECONDS;
     ngtcp2_transport_params params;
     ngtcp2_transport_params_default(&params);
     params.initial_max_stream_data_bidi_local = STREAM_WINDOW;
@@ -594,14 +596,26 @@ static int resolve(struct bridge *b, const char *host, const char *port, char *e
     return 0;
 }
 
-/* Starts a bridge and waits for its handshake. Returns the application's socket or -1. */
-static int quic_try(const char *host, const char *port, const struct net_quic_options *o, char *err,
-                    size_t errlen)
+/* Keeps a running bridge until exit, which waits for its goodbye (join_bridges). */
+static void bridge_register(struct bridge *b)
+{
+    pthread_mutex_lock(&bridges_lock);
+    b->next = bridges;
+    bridges = b;
+    if (!exit_hook_installed)
+        exit_hook_installed = atexit(join_bridges) == 0;
+    pthread_mutex_unlock(&bridges_lock);
+}
+
+/* Creates a bridge and starts its thread; *app_fd is the application's end of the pair. */
+static struct bridge *bridge_start(const char *host, const char *port,
+                                   const struct net_quic_options *o, int *app_fd, char *err,
+                                   size_t errlen)
 {
     struct bridge *b = calloc(1, sizeof *b);
     if (!b) {
         snprintf(err, errlen, "Out of memory");
-        return -1;
+        return NULL;
     }
     b->udp[0] = b->udp[1] = b->app = -1;
     b->stream_id = -1;
@@ -619,14 +633,16 @@ static int quic_try(const char *host, const char *port, const struct net_quic_op
     int pair[2] = {-1, -1};
     if (resolve(b, host, port, err, errlen) != 0) {
         bridge_free(b);
-        return -1;
+        return NULL;
     }
-    if (open_udp(b, 0) != 0 || tls_setup(b, host, o) != 0 || quic_setup(b, o->keep_alive) != 0 ||
+    int timeout = o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : DEFAULT_HANDSHAKE_MS;
+    if (open_udp(b, 0) != 0 || tls_setup(b, host, o) != 0 ||
+        quic_setup(b, o->keep_alive, timeout) != 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
         snprintf(err, errlen, "Unable to set up QUIC to %s port %s%s%s", host, port,
                  b->error[0] ? ": " : "", b->error);
         bridge_free(b);
-        return -1;
+        return NULL;
     }
     b->app = pair[0];
     fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK);
@@ -634,8 +650,20 @@ static int quic_try(const char *host, const char *port, const struct net_quic_op
         close(pair[1]);
         bridge_free(b);
         snprintf(err, errlen, "Unable to start the QUIC thread");
-        return -1;
+        return NULL;
     }
+    *app_fd = pair[1];
+    return b;
+}
+
+/* Starts a bridge and waits for its handshake. Returns the application's socket or -1. */
+static int quic_try(const char *host, const char *port, const struct net_quic_options *o, char *err,
+                    size_t errlen)
+{
+    int app = -1;
+    struct bridge *b = bridge_start(host, port, o, &app, err, errlen);
+    if (!b)
+        return -1;
     int timeout = o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : DEFAULT_HANDSHAKE_MS;
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -657,17 +685,23 @@ static int quic_try(const char *host, const char *port, const struct net_quic_op
     pthread_mutex_unlock(&b->lock);
     if (!up) {
         pthread_join(b->thread, NULL);
-        close(pair[1]);
+        close(app);
         bridge_free(b);
         return -1;
     }
-    pthread_mutex_lock(&bridges_lock);
-    b->next = bridges;
-    bridges = b;
-    if (!exit_hook_installed)
-        exit_hook_installed = atexit(join_bridges) == 0;
-    pthread_mutex_unlock(&bridges_lock);
-    return pair[1];
+    bridge_register(b);
+    return app;
+}
+
+int net_quic_open(const char *host, const char *port, const struct net_quic_options *o, char *err,
+                  size_t errlen)
+{
+    int app = -1;
+    struct bridge *b = bridge_start(host, port ? port : "14567", o, &app, err, errlen);
+    if (!b)
+        return -1;
+    bridge_register(b);
+    return app;
 }
 
 int net_quic_parse_fallback(const char *url, char *host, size_t hostlen, char *port, size_t portlen)

@@ -41,4 +41,14 @@ int net_quic_parse_fallback(const char *url, char *host, size_t hostlen, char *p
 int net_quic_connect(const char *host, const char *port, const struct net_quic_options *o,
                      int timeout_ms, bool *used_quic, char *err, size_t errlen);
 
+/*
+ * Starts a QUIC connection without waiting for its handshake, for callers that open many at
+ * once (mqttc bench): returns the application's socket at once (the caller closes it). Bytes
+ * written to it wait until the handshake completes; a failed or timed-out handshake shows as
+ * the end of the stream. There is no fallback to TCP. Returns -1 with a message in err[errlen]
+ * when the connection cannot even start.
+ */
+int net_quic_open(const char *host, const char *port, const struct net_quic_options *o, char *err,
+                  size_t errlen);
+
 #endif

@@ -74,23 +74,29 @@ static int write_all(struct net_ws *w, const uint8_t *data, size_t len, int64_t 
     return 0;
 }
 
+size_t net_ws_frame(uint8_t *out, uint8_t fin_opcode, const void *payload, size_t len)
+{
+    uint8_t mask[4];
+    if (gnutls_rnd(GNUTLS_RND_NONCE, mask, sizeof mask) != 0)
+        return 0;
+    size_t n = ws_frame_header(out, fin_opcode, len, mask);
+    for (size_t i = 0; i < len; i++)
+        out[n + i] = ((const uint8_t *)payload)[i] ^ mask[i & 3];
+    return n + len;
+}
+
 static int send_frame(struct net_ws *w, uint8_t fin_opcode, const void *payload, size_t len,
                       int64_t deadline)
 {
-    uint8_t mask[4];
-    if (gnutls_rnd(GNUTLS_RND_NONCE, mask, sizeof mask) != 0) {
-        errno = EIO;
-        return -1;
-    }
     uint8_t *frame = malloc(len + WS_FRAME_HEADER_MAX);
     if (!frame) {
         errno = ENOMEM;
         return -1;
     }
-    size_t n = ws_frame_header(frame, fin_opcode, len, mask);
-    for (size_t i = 0; i < len; i++)
-        frame[n + i] = ((const uint8_t *)payload)[i] ^ mask[i & 3];
-    int rc = write_all(w, frame, n + len, deadline);
+    size_t n = net_ws_frame(frame, fin_opcode, payload, len);
+    int rc = n ? write_all(w, frame, n, deadline) : -1;
+    if (!n)
+        errno = EIO;
     free(frame);
     return rc;
 }
@@ -115,11 +121,11 @@ static bool response_header(const char *head, const char *name, char *out, size_
     return false;
 }
 
-static int upgrade(struct net_ws *w, const char *host, const char *port, const char *path,
-                   int64_t deadline, char *err, size_t errlen)
+int net_ws_request(const char *host, const char *port, const char *path, char *req, size_t reqlen,
+                   char expected[29], char *err, size_t errlen)
 {
     uint8_t nonce[16];
-    char key[25], expected[29], request[1024];
+    char key[25];
     if (gnutls_rnd(GNUTLS_RND_NONCE, nonce, sizeof nonce) != 0) {
         snprintf(err, errlen, "Cannot make a WebSocket key");
         return -1;
@@ -135,15 +141,45 @@ static int upgrade(struct net_ws *w, const char *host, const char *port, const c
     gnutls_free(b64.data);
     ws_accept_key(key, 24, expected);
     bool v6 = strchr(host, ':') != NULL;
-    int n = snprintf(request, sizeof request,
+    int n = snprintf(req, reqlen,
                      "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n",
                      path, v6 ? "[" : "", host, v6 ? "]" : "", port, key);
-    if (n < 0 || (size_t)n >= sizeof request) {
+    if (n < 0 || (size_t)n >= reqlen) {
         snprintf(err, errlen, "WebSocket path too long");
         return -1;
     }
+    return n;
+}
+
+int net_ws_check_response(const char *head, const char *expected, char *err, size_t errlen)
+{
+    char accept[64] = "", protocol[64] = "";
+    if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
+        snprintf(err, errlen, "WebSocket upgrade refused: %.*s", (int)strcspn(head, "\r"), head);
+        return -1;
+    }
+    if (!response_header(head, "Sec-WebSocket-Accept", accept, sizeof accept) ||
+        strcmp(accept, expected) != 0) {
+        snprintf(err, errlen, "WebSocket upgrade: wrong Sec-WebSocket-Accept from the server");
+        return -1;
+    }
+    if (!response_header(head, "Sec-WebSocket-Protocol", protocol, sizeof protocol) ||
+        strcmp(protocol, "mqtt") != 0) {
+        snprintf(err, errlen, "WebSocket upgrade: the server did not choose subprotocol mqtt");
+        return -1;
+    }
+    return 0;
+}
+
+static int upgrade(struct net_ws *w, const char *host, const char *port, const char *path,
+                   int64_t deadline, char *err, size_t errlen)
+{
+    char expected[29], request[1024];
+    int n = net_ws_request(host, port, path, request, sizeof request, expected, err, errlen);
+    if (n < 0)
+        return -1;
     if (write_all(w, (const uint8_t *)request, (size_t)n, deadline) < 0) {
         snprintf(err, errlen, "WebSocket upgrade: %s", strerror(errno));
         return -1;
@@ -175,22 +211,8 @@ static int upgrade(struct net_ws *w, const char *host, const char *port, const c
         end = strstr((char *)w->raw, "\r\n\r\n");
     }
     end[2] = '\0';
-    const char *head = (const char *)w->raw;
-    char accept[64] = "", protocol[64] = "";
-    if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
-        snprintf(err, errlen, "WebSocket upgrade refused: %.*s", (int)strcspn(head, "\r"), head);
+    if (net_ws_check_response((const char *)w->raw, expected, err, errlen) < 0)
         return -1;
-    }
-    if (!response_header(head, "Sec-WebSocket-Accept", accept, sizeof accept) ||
-        strcmp(accept, expected) != 0) {
-        snprintf(err, errlen, "WebSocket upgrade: wrong Sec-WebSocket-Accept from the server");
-        return -1;
-    }
-    if (!response_header(head, "Sec-WebSocket-Protocol", protocol, sizeof protocol) ||
-        strcmp(protocol, "mqtt") != 0) {
-        snprintf(err, errlen, "WebSocket upgrade: the server did not choose subprotocol mqtt");
-        return -1;
-    }
     size_t used = (size_t)(end + 4 - (char *)w->raw);
     memmove(w->raw, w->raw + used, w->raw_len - used);
     w->raw_len -= used;
@@ -214,6 +236,28 @@ int net_ws_start(int fd, struct net_tls *tls, const char *host, const char *port
     }
     *out = w;
     return 0;
+}
+
+int net_ws_parse_header(const uint8_t *h, size_t avail, uint8_t *opcode, uint64_t *payload_len)
+{
+    if (avail < 2)
+        return 0;
+    if (h[1] & 0x80)
+        return -1;
+    uint64_t plen = h[1] & 0x7F;
+    size_t hlen = plen == 126 ? 4 : plen == 127 ? 10 : 2;
+    if (avail < hlen)
+        return 0;
+    if (plen == 126) {
+        plen = (uint64_t)h[2] << 8 | h[3];
+    } else if (plen == 127) {
+        plen = 0;
+        for (size_t i = 2; i < 10; i++)
+            plen = plen << 8 | h[i];
+    }
+    *opcode = h[0] & 0x0F;
+    *payload_len = plen;
+    return (int)hlen;
 }
 
 static ssize_t protocol_error(struct net_ws *w)
@@ -242,22 +286,14 @@ static ssize_t unframe(struct net_ws *w, uint8_t *buf, size_t len)
         }
         const uint8_t *h = w->raw + pos;
         size_t avail = w->raw_len - pos;
-        if (avail < 2)
-            break;
-        if (h[1] & 0x80)
+        uint8_t opcode = 0;
+        uint64_t plen = 0;
+        int hl = net_ws_parse_header(h, avail, &opcode, &plen);
+        if (hl < 0)
             return protocol_error(w);
-        uint64_t plen = h[1] & 0x7F;
-        size_t hlen = plen == 126 ? 4 : plen == 127 ? 10 : 2;
-        if (avail < hlen)
+        if (hl == 0)
             break;
-        if (plen == 126) {
-            plen = (uint64_t)h[2] << 8 | h[3];
-        } else if (plen == 127) {
-            plen = 0;
-            for (size_t i = 2; i < 10; i++)
-                plen = plen << 8 | h[i];
-        }
-        uint8_t opcode = h[0] & 0x0F;
+        size_t hlen = (size_t)hl;
         if (opcode == WS_OP_BINARY || opcode == WS_OP_CONTINUATION) {
             pos += hlen;
             w->payload_left = plen;
