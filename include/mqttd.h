@@ -90,6 +90,21 @@ struct mqttd_stats {
     uint64_t messages_dropped;  /* deliveries dropped: queue full, too large, expired */
     uint64_t bytes_received;
     uint64_t bytes_sent;
+    /* Limits (docs/SECURITY.md): how often each one acted, counted since the start. */
+    uint64_t limits_connections_refused;    /* CONNACK 0x97 / 3: max_connections */
+    uint64_t limits_ip_connections_refused; /* closed at accept: max_connections_per_ip */
+    uint64_t limits_ip_rate_refused;        /* closed at accept: max_connection_rate_per_ip */
+    uint64_t limits_rate_throttled;         /* reading paused: max_messages/bytes_per_second */
+    uint64_t limits_rate_disconnected;      /* DISCONNECT 0x96 where reading cannot pause (QUIC) */
+    uint64_t limits_subscribe_rate_refused; /* filters refused 0x97: _per_minute */
+    uint64_t limits_subscriptions_refused;  /* filters refused 0x97: _per_client */
+    uint64_t limits_packets_too_large;      /* DISCONNECT 0x95: max_packet_size */
+    uint64_t limits_payloads_too_large;     /* refused 0x97: message_size_limit */
+    uint64_t limits_connect_timeouts;       /* closed: no CONNECT within connect_timeout */
+    uint64_t limits_receive_maximum_exceeded; /* DISCONNECT 0x93: max_inflight_messages */
+    uint64_t limits_memory_refused; /* CONNECTs and QoS 1/2 PUBLISHes refused: memory_limit */
+    uint64_t limits_memory_used;    /* bytes in use at the last sample (with memory_limit) */
+    uint64_t limits_memory_over;    /* 1 while memory_limit is exceeded */
 };
 
 /* Creates an app with the default configuration. Returns NULL when out of memory. */
@@ -119,21 +134,6 @@ MQTTD_API int mqttd_on_disconnect(mqttd_app *app, mqttd_disconnect_handler fn, v
 /* Publishes as the server to every matching subscriber (client_id NULL) or to one client's
  * session alone (delivered whether or not it subscribed). Copies topic and payload. Safe from
  * any thread once the app runs. Returns -1 for an invalid topic, -2 when client_id is unknown
-    /* Limits (docs/SECURITY.md): how often each one acted, counted since the start. */
-    uint64_t limits_connections_refused;    /* CONNACK 0x97 / 3: max_connections */
-    uint64_t limits_ip_connections_refused; /* closed at accept: max_connections_per_ip */
-    uint64_t limits_ip_rate_refused;        /* closed at accept: max_connection_rate_per_ip */
-    uint64_t limits_rate_throttled;         /* reading paused: max_messages/bytes_per_second */
-    uint64_t limits_rate_disconnected;      /* DISCONNECT 0x96 where reading cannot pause (QUIC) */
-    uint64_t limits_subscribe_rate_refused; /* filters refused 0x97: _per_minute */
-    uint64_t limits_subscriptions_refused;  /* filters refused 0x97: _per_client */
-    uint64_t limits_packets_too_large;      /* DISCONNECT 0x95: max_packet_size */
-    uint64_t limits_payloads_too_large;     /* refused 0x97: message_size_limit */
-    uint64_t limits_connect_timeouts;       /* closed: no CONNECT within connect_timeout */
-    uint64_t limits_receive_maximum_exceeded; /* DISCONNECT 0x93: max_inflight_messages */
-    uint64_t limits_memory_refused; /* CONNECTs and QoS 1/2 PUBLISHes refused: memory_limit */
-    uint64_t limits_memory_used;    /* bytes in use at the last sample (with memory_limit) */
-    uint64_t limits_memory_over;    /* 1 while memory_limit is exceeded */
  * (or NULL). */
 MQTTD_API int mqttd_publish(mqttd_app *app, const char *topic, const void *payload, size_t len,
                             int qos, bool retain);

@@ -205,6 +205,11 @@ static void on_tick(uv_timer_t *t)
         conn_tick(c, now);
         c = next;
     }
+    if (w->index == 0) {
+        limits_sample_memory(&w->broker->limits, w->broker->config, now);
+        if (w->broker->limits.ip_table)
+            ip_table_sweep(w->broker->limits.ip_table, now);
+    }
     if (w->index == 0 && now - w->last_sweep_ms >= SWEEP_MS) {
         w->last_sweep_ms = now;
         broker_sweep(w->broker, now);
@@ -261,11 +266,6 @@ int worker_init(struct worker *w, unsigned index, struct broker *b,
 static void run(void *arg)
 {
     struct worker *w = arg;
-    if (w->index == 0) {
-        limits_sample_memory(&w->broker->limits, w->broker->config, now);
-        if (w->broker->limits.ip_table)
-            ip_table_sweep(w->broker->limits.ip_table, now);
-    }
     current = w;
     w->last_sweep_ms = broker_now_ms();
     uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
