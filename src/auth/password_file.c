@@ -169,7 +169,9 @@ int pw_file_parse(const char *text, size_t len, const char *name, struct pw_file
             goto oom;
         f->count++;
     }
-    qsort(f->entries, f->count, sizeof *f->entries, by_username);
+    /* An empty file has no entries array, and qsort must not be given NULL. */
+    if (f->count > 1)
+        qsort(f->entries, f->count, sizeof *f->entries, by_username);
     for (size_t i = 1; i < f->count; i++)
         if (strcmp(f->entries[i - 1].username, f->entries[i].username) == 0) {
             snprintf(err, errlen, "%s: user '%s' appears twice", name, f->entries[i].username);
