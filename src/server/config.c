@@ -590,6 +590,7 @@ struct key_def {
 
 static const struct key_def keys[] = {
     HANDLER_KEY("workers", set_workers),
+    NUM_KEY("io_linger_us", KEY_NUMBER, io_linger_us, 0, 10000),
     HANDLER_KEY("log_level", set_log_level),
     HANDLER_KEY("allow_anonymous", set_allow_anonymous),
     STR_KEY("password_file", password_file),
@@ -821,6 +822,7 @@ int config_init(struct mq_config *c)
     memset(c, 0, sizeof *c);
     c->log_level = 2;
     c->allow_anonymous = true;
+    c->io_linger_us = 250;
     c->max_packet_size = MQ_MAX_PACKET_SIZE;
     c->max_inflight_messages = 100;
     c->max_queued_messages = 1000;

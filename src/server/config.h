@@ -51,6 +51,9 @@ struct mq_config {
     struct mq_listener_config *listeners;
     size_t listener_count;
     unsigned workers;               /* 0 = number of CPUs */
+    /* A worker woken again within this many microseconds of its last iteration waits this
+     * long before polling, so the next wake-up collects a batch (docs/CONFIG.md); 0 = never. */
+    uint32_t io_linger_us;
     int log_level;                  /* 0 error,1 warning,2 notice,3 info,4 debug; default 2 */
     bool allow_anonymous;           /* default true */
     char *password_file;            /* stored; enforced by a later issue */

@@ -7,11 +7,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "server/listener.h"
 #include "server/ip_table.h"
+#include "server/listener.h"
 #include "server/log.h"
 #include "session/conn.h"
 #include "transport/quic.h"
@@ -69,6 +70,31 @@ void worker_mark_dirty(struct worker *w, struct conn *c)
     w->dirty[w->dirty_count++] = conn_ref(c);
 }
 
+/* Returns false when the list cannot grow: the caller then wakes `target` at once. */
+static bool wake_at_end_of_iteration(struct worker *self, struct worker *target)
+{
+    for (size_t i = 0; i < self->wake_later_count; i++)
+        if (self->wake_later[i] == target)
+            return true;
+    if (self->wake_later_count == self->wake_later_cap) {
+        size_t cap = self->wake_later_cap ? self->wake_later_cap * 2 : 8;
+        struct worker **list = realloc(self->wake_later, cap * sizeof *list);
+        if (!list)
+            return false;
+        self->wake_later = list;
+        self->wake_later_cap = cap;
+    }
+    self->wake_later[self->wake_later_count++] = target;
+    return true;
+}
+
+static void wake_deferred(struct worker *self)
+{
+    for (size_t i = 0; i < self->wake_later_count; i++)
+        uv_async_send(&self->wake_later[i]->wake);
+    self->wake_later_count = 0;
+}
+
 void worker_post(struct worker *w, enum inbox_kind kind, struct conn *c)
 {
     pthread_mutex_lock(&w->inbox_lock);
@@ -86,8 +112,12 @@ void worker_post(struct worker *w, enum inbox_kind kind, struct conn *c)
     }
     w->inbox[w->inbox_count++] = (struct inbox_item){kind, c};
     pthread_mutex_unlock(&w->inbox_lock);
-    /* One wake-up per batch: the loop drains everything that arrived meanwhile. */
-    if (was_empty)
+    /* One wake-up per batch: the loop drains everything that arrived meanwhile. A worker
+     * posting to another wakes it when its own iteration ends, with the whole batch queued. */
+    if (!was_empty)
+        return;
+    struct worker *self = worker_current();
+    if (!self || self == w || !wake_at_end_of_iteration(self, w))
         uv_async_send(&w->wake);
 }
 
@@ -107,9 +137,35 @@ static void flush_dirty(struct worker *w)
     }
 }
 
+/*
+ * Wake-up coalescing. On a loaded but not saturated broker every message arriving alone wakes a
+ * worker, and the wake-up (a context switch) costs more than handling the message. When this
+ * iteration both waited and worked less than the linger time, the worker sleeps for it, so the
+ * next poll returns with everything that arrived meanwhile. An idle broker (long waits) and a
+ * saturated one (long iterations) never sleep; a message waits at most one linger per worker.
+ */
+static void linger(struct worker *w)
+{
+    if (!w->linger_ns)
+        return;
+    uint64_t now = uv_hrtime();
+    uint64_t idle = uv_metrics_idle_time(&w->loop);
+    uint64_t waited = idle - w->last_idle_ns;
+    uint64_t worked = now - w->last_check_ns - waited;
+    w->last_idle_ns = idle;
+    w->last_check_ns = now;
+    if (waited < w->linger_ns && worked < w->linger_ns) {
+        struct timespec ts = {0, (long)w->linger_ns};
+        nanosleep(&ts, NULL);
+        w->last_check_ns = uv_hrtime();
+    }
+}
+
 static void on_check(uv_check_t *h)
 {
     flush_dirty(h->data);
+    wake_deferred(h->data);
+    linger(h->data);
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -227,6 +283,8 @@ int worker_init(struct worker *w, unsigned index, struct broker *b,
     pthread_mutex_init(&w->inbox_lock, NULL);
     if (uv_loop_init(&w->loop) != 0)
         return -1;
+    uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME);
+    w->linger_ns = (uint64_t)b->config->io_linger_us * 1000;
     w->loop.data = w; /* how a connection's handle finds its worker */
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
@@ -299,6 +357,7 @@ void worker_destroy(struct worker *w)
         conn_unref(w->inbox[i].conn);
     free(w->inbox);
     free(w->dirty);
+    free(w->wake_later);
     for (size_t i = 0; i < w->listener_count; i++)
         quic_endpoint_free(w->listeners[i].quic);
     free(w->listeners);

@@ -60,6 +60,15 @@ struct worker {
     struct conn **dirty; /* connections with output to flush this iteration (owner only) */
     size_t dirty_count, dirty_cap;
 
+    /* Wake-up coalescing (worker.c, linger): the sleep, and the loop's clock and idle time
+     * at the end of the last iteration. */
+    uint64_t linger_ns, last_check_ns, last_idle_ns;
+
+    /* Workers this one posted to during the iteration, woken once each when it ends (owner
+     * only), so a burst of cross-worker deliveries costs one wake-up, not one per message. */
+    struct worker **wake_later;
+    size_t wake_later_count, wake_later_cap;
+
     struct conn *conns; /* every connection of this worker */
     size_t conn_count;
 

@@ -762,10 +762,16 @@ class Client:
         self.send(pingreq())
         return self._wait_for(lambda p: p.type == PINGRESP, timeout, "PINGRESP")
 
-    def disconnect(self, reason_code=0, props=None):
+    def disconnect(self, reason_code=0, props=None, timeout=2.0):
+        """Sends DISCONNECT and waits (up to `timeout`) until the server has closed the
+        connection, so the broker has processed it before the test goes on: a message another
+        client publishes next finds the session offline."""
         try:
             self.send(disconnect(reason_code, props, self.version))
-        except OSError:
+            deadline = time.monotonic() + timeout
+            while True:
+                self._read_packet(deadline)
+        except (OSError, EOFError):
             pass
         self.close()
 
