@@ -80,6 +80,35 @@ typedef void (*mqttd_subscribe_handler)(void *user, const mqttd_client *client, 
  * keep alive timeout, 0x8E taken over); 0x80 when the network connection just closed. */
 typedef void (*mqttd_disconnect_handler)(void *user, const mqttd_client *client, int reason_code);
 
+/*
+ * Enhanced authentication (MQTT 5 AUTH exchange, [MQTT-4.12]): a handler registered for an
+ * Authentication Method name is called with each piece of Authentication Data the client
+ * sends: first the CONNECT's (or a re-authentication AUTH 0x19's), then every AUTH 0x18's.
+ * `*exchange` is NULL on the first call of an exchange; the handler may point it at its own
+ * state, which it gets back on the next calls and frees in its end handler.
+ */
+enum mqttd_auth_result {
+    MQTTD_AUTH_SUCCESS = 0,  /* authenticated: CONNACK 0x00 (or AUTH 0x00 after AUTH 0x19) */
+    MQTTD_AUTH_CONTINUE = 1, /* send reply->data in AUTH 0x18 and wait for the client's answer */
+    MQTTD_AUTH_FAIL = 2,     /* refused: CONNACK, or DISCONNECT when re-authenticating, with
+                                reply->reason_code (default 0x87 Not authorized) */
+};
+
+typedef struct {
+    const void *data;     /* out: Authentication Data to send, or NULL; copied when the handler */
+    size_t len;           /* returns, so it may point into the handler's exchange state */
+    const char *username; /* out, on success: the name the exchange proved (copied); ACL rules
+                             and later handlers see it. NULL keeps the CONNECT's User Name */
+    int reason_code;      /* out, on failure: a reason code >= 0x80, or 0 for 0x87 */
+} mqttd_auth_reply;
+
+typedef enum mqttd_auth_result (*mqttd_auth_handler)(void *user, void **exchange,
+                                                     const mqttd_client *client, const void *data,
+                                                     size_t len, mqttd_auth_reply *reply);
+/* The exchange is over (succeeded, failed, or the client left): free *exchange's state. Called
+ * once per exchange whose state is not NULL. */
+typedef void (*mqttd_auth_end_handler)(void *user, void *exchange);
+
 struct mqttd_stats {
     uint64_t connections;   /* currently connected clients */
     uint64_t sessions;      /* sessions known, connected or not */
@@ -130,6 +159,12 @@ MQTTD_API int mqttd_on_publish(mqttd_app *app, const char *filter, mqttd_publish
 MQTTD_API int mqttd_on_subscribe(mqttd_app *app, const char *filter, mqttd_subscribe_handler fn,
                                  void *user);
 MQTTD_API int mqttd_on_disconnect(mqttd_app *app, mqttd_disconnect_handler fn, void *user);
+/* Registers the handler of an Authentication Method ("SCRAM-SHA-256" is built in, using the
+ * password file's $scram-sha-256$ entries; registering that name replaces it). `end` may be
+ * NULL when the handler keeps no state. A CONNECT naming a method nobody registered gets
+ * CONNACK 0x8C (Bad authentication method). */
+MQTTD_API int mqttd_on_auth(mqttd_app *app, const char *method, mqttd_auth_handler step,
+                            mqttd_auth_end_handler end, void *user);
 
 /* Publishes as the server to every matching subscriber (client_id NULL) or to one client's
  * session alone (delivered whether or not it subscribed). Copies topic and payload. Safe from
@@ -148,9 +183,17 @@ MQTTD_API int mqttd_app_run(mqttd_app *app, char *err, size_t errlen);
 /* Asks a running app to stop: v5 clients get DISCONNECT 0x8B (Server shutting down), pending
  * output is flushed for up to grace_ms, then connections close. Safe from any thread. */
 MQTTD_API void mqttd_app_stop(mqttd_app *app, unsigned grace_ms);
-/* Makes mqttd_app_run stop the app on SIGTERM and SIGINT, and reload the certificates of TLS
- * listeners on SIGHUP (connections keep running; new handshakes use the new files). */
+/* Makes mqttd_app_run stop the app on SIGTERM and SIGINT, and on SIGHUP reload the certificates
+ * of TLS listeners (connections keep running; new handshakes use the new files) and the
+ * password and ACL files (see mqttd_app_reload_auth). */
 MQTTD_API void mqttd_app_stop_on_signals(mqttd_app *app);
+
+/* Reads password_file and acl_file again and puts them in force: new connections and new
+ * operations use the new rules, existing subscriptions are checked against them, and clients
+ * whose user left the password file are disconnected (v5: DISCONNECT 0x98 Administrative
+ * action). A file that does not parse changes nothing (err: "FILE:LINE: message"). Safe from
+ * any thread while the app runs. */
+MQTTD_API int mqttd_app_reload_auth(mqttd_app *app, char *err, size_t errlen);
 
 MQTTD_API const char *mqttd_version(void);
 

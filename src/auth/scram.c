@@ -48,6 +48,11 @@ int scram_derive_keys(const uint8_t *password, size_t password_len, const uint8_
     return rc == 0 ? 0 : -1;
 }
 
+const char *scram_server_username(const struct scram_server *s)
+{
+    return s->username;
+}
+
 void scram_server_free(struct scram_server *s)
 {
     if (!s)

@@ -44,6 +44,9 @@ int scram_server_start(const uint8_t *client_first, size_t len, const struct pw_
 int scram_server_finish(struct scram_server *s, const uint8_t *client_final, size_t len,
                         const char **reply, size_t *reply_len);
 
+/* The user the exchange is about (owned by the exchange). */
+const char *scram_server_username(const struct scram_server *s);
+
 void scram_server_free(struct scram_server *s);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/auth.h"
 #include "broker/retained.h"
 #include "broker/topic.h"
 #include "broker/topic_tree.h"
@@ -33,7 +34,11 @@ int broker_init(struct broker *b, const struct mq_config *config)
     b->tree = topic_tree_new();
     b->retained = retained_new(message_release);
     b->registry = registry_new();
-    if (!b->tree || !b->retained || !b->registry) {
+    if ((b->auth = malloc(sizeof *b->auth)) && auth_init(b->auth) != 0) {
+        free(b->auth);
+        b->auth = NULL;
+    }
+    if (!b->tree || !b->retained || !b->registry || !b->auth) {
         broker_destroy(b);
         return -1;
     }
@@ -59,6 +64,10 @@ void broker_destroy(struct broker *b)
     free_handlers(b->on_publish);
     free_handlers(b->on_subscribe);
     free_handlers(b->on_disconnect);
+    if (b->auth) {
+        auth_destroy(b->auth);
+        free(b->auth);
+    }
     pthread_rwlock_destroy(&b->tree_lock);
     pthread_mutex_destroy(&b->retained_lock);
     pthread_mutex_destroy(&b->registry_lock);
@@ -150,7 +159,24 @@ static int by_session(const void *a, const void *b)
     return (x->share_group != NULL) - (y->share_group != NULL);
 }
 
-static void deliver_targets(struct route *r, struct message *msg, uint64_t now_ms)
+/* Whether the ACL lets `s` receive `msg`, as Mosquitto checks read access on delivery. Free
+ * while every subscription of the session was granted whole under the rules in force (decided
+ * at SUBSCRIBE, auth/session_acl.c); one topic check otherwise. */
+static bool may_deliver(struct broker *b, struct session *s, const struct message *msg)
+{
+    if (!auth_has_acl(b->auth) ||
+        atomic_load_explicit(&s->acl_granted_generation, memory_order_acquire) ==
+            auth_generation(b->auth))
+        return true;
+    mq_lock_acquire(&s->lock);
+    struct acl_client who = {s->client_id, s->username};
+    bool ok = auth_may_read(b->auth, &who, msg->topic, msg->topic_len);
+    mq_lock_release(&s->lock);
+    return ok;
+}
+
+static void deliver_targets(struct broker *b, struct route *r, struct message *msg,
+                            uint64_t now_ms)
 {
     if (r->count == 0)
         return;
@@ -158,6 +184,12 @@ static void deliver_targets(struct route *r, struct message *msg, uint64_t now_m
     uint32_t ids_inline[16];
     for (size_t i = 0; i < r->count;) {
         struct target *t = &r->targets[i];
+        if (!may_deliver(b, t->session, msg)) {
+            struct session *denied = t->session; /* all its targets are adjacent (sorted) */
+            while (i < r->count && r->targets[i].session == denied)
+                i++;
+            continue;
+        }
         if (t->share_group) {
             uint8_t qos = t->options & MQ_SUBOPT_QOS_MASK;
             if (qos > msg->qos)
@@ -219,7 +251,7 @@ static void route_and_deliver(struct broker *b, struct route *r, struct message 
     topic_tree_match(b->tree, msg->topic, msg->topic_len, r->only_group ? NULL : on_subscription,
                      on_group, r);
     pthread_rwlock_unlock(&b->tree_lock);
-    deliver_targets(r, msg, now_ms);
+    deliver_targets(b, r, msg, now_ms);
 }
 
 size_t broker_publish(struct broker *b, struct message *msg, uint64_t now_ms)
@@ -273,7 +305,7 @@ void broker_send_retained(struct broker *b, struct session *s, const uint8_t *fi
     pthread_mutex_unlock(&b->retained_lock);
     for (size_t i = 0; i < batch.count; i++) {
         struct message *m = batch.msgs[i];
-        if (!message_expired(m, now_ms)) {
+        if (!message_expired(m, now_ms) && may_deliver(b, s, m)) {
             uint8_t qos = options & MQ_SUBOPT_QOS_MASK;
             if (qos > m->qos)
                 qos = m->qos;

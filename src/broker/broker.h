@@ -27,6 +27,7 @@ struct topic_tree;
 struct retained_store;
 struct registry;
 struct mq_store;
+struct auth;
 
 struct broker_stats {
     atomic_uint_fast64_t connections;
@@ -63,6 +64,10 @@ struct broker {
 
     struct handler *on_connect, *on_publish, *on_subscribe, *on_disconnect;
 
+    /* Password file, ACL and enhanced authentication methods (auth/auth.h); never NULL after
+     * broker_init. */
+    struct auth *auth;
+
     /* The durable store, or NULL (persistence false). Set before the workers start. */
     struct mq_store *store;
 };
@@ -89,7 +94,8 @@ int broker_unsubscribe(struct broker *b, struct session *s, mq_bytes group, mq_b
  * subscription messages to other group members, drops the rest. Session must be offline. */
 void broker_session_end(struct broker *b, struct session *s, uint64_t now_ms);
 
-/* Publishes a will message now (ACL-free until authorization exists). Consumes `will`. */
+/* Publishes a will message now (its topic was checked against the ACL at CONNECT). Consumes
+ * `will`. */
 void broker_publish_will(struct broker *b, struct message *will, uint64_t now_ms);
 
 /* Offline sessions: publishes delayed wills and ends expired sessions. Run about once a second. */

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "auth/auth.h"
+#include "auth/session_acl.h"
 #include "broker/broker.h"
 #include "broker/topic.h"
 #include "mqttd.h"
@@ -138,6 +140,24 @@ int mqttd_on_disconnect(mqttd_app *app, mqttd_disconnect_handler fn, void *user)
     return add_handler(&app->broker.on_disconnect, NULL, (void *)fn, user);
 }
 
+int mqttd_on_auth(mqttd_app *app, const char *method, mqttd_auth_handler step,
+                  mqttd_auth_end_handler end, void *user)
+{
+    return auth_add_method(app->broker.auth, method, step, end, user);
+}
+
+int mqttd_app_reload_auth(mqttd_app *app, char *err, size_t errlen)
+{
+    const struct mq_config *cfg = &app->config;
+    if (auth_load(app->broker.auth, cfg->password_file, cfg->acl_file, err, errlen) != 0)
+        return -1;
+    unsigned gone = session_acl_reloaded(&app->broker);
+    log_notice("password and ACL files reloaded%s%s; %u client%s disconnected",
+               cfg->password_file ? ": " : "", cfg->password_file ? cfg->password_file : "",
+               gone, gone == 1 ? "" : "s");
+    return 0;
+}
+
 static struct message *server_message(const char *topic, const void *payload, size_t len, int qos,
                                       bool retain)
 {
@@ -235,10 +255,15 @@ static void on_signal(uv_signal_t *h, int signum)
     stop_workers(app, DEFAULT_GRACE_MS);
 }
 
-/* SIGHUP: TLS listeners read their certificate files again; open connections keep theirs. */
+/* SIGHUP: TLS listeners read their certificate files again (open connections keep theirs), and
+ * the password and ACL files are read again. */
 static void on_sighup(uv_signal_t *h, int signum)
 {
     mqttd_app *app = h->data;
+    char auth_err[512];
+    if ((app->config.password_file || app->config.acl_file) &&
+        mqttd_app_reload_auth(app, auth_err, sizeof auth_err) != 0)
+        log_warning("keeping the old password and ACL rules: %s", auth_err);
     for (size_t i = 0; i < app->config.listener_count; i++)
         for (unsigned j = 0; j < app->listeners[i].layer_count; j++) {
             if (app->listeners[i].layers[j] != tls_layer_new)
@@ -398,14 +423,9 @@ int mqttd_app_run(mqttd_app *app, char *err, size_t errlen)
 {
     struct mq_config *cfg = &app->config;
     log_max_level = cfg->log_level;
-    if (cfg->password_file) {
-        snprintf(err, errlen, "password_file: password checking is not supported yet");
+    if ((cfg->password_file || cfg->acl_file) &&
+        auth_load(app->broker.auth, cfg->password_file, cfg->acl_file, err, errlen) != 0)
         return -1;
-    }
-    if (cfg->acl_file) {
-        snprintf(err, errlen, "acl_file: access control lists are not supported yet");
-        return -1;
-    }
     if (cfg->listener_count == 0) {
         struct mq_listener_config every_address = {
             .port = 1883, .transport = MQ_TRANSPORT_TCP, .allow_anonymous = -1};

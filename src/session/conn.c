@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/enhanced_auth.h"
 #include "broker/broker.h"
 #include "server/log.h"
 #include "session/session.h"
@@ -77,6 +78,7 @@ void conn_unref(struct conn *c)
         free(a);
     }
     session_unref(c->session);
+    enhanced_auth_release(c);
     free(c->username);
     free(c->identity);
     free(c->in);
@@ -309,9 +311,7 @@ static int dispatch(struct conn *c, struct mq_packet *p, uint64_t now_ms)
     case MQ_DISCONNECT:
         return handle_disconnect(c, &p->u.disconnect, now_ms);
     case MQ_AUTH:
-        /* No CONNECT here carried an Authentication Method (those are refused with 0x8C), so
-         * an AUTH packet is a protocol error [MQTT-4.12.0-1]. */
-        return -MQ_RC_PROTOCOL_ERROR;
+        return enhanced_auth_packet(c, &p->u.disconnect, now_ms);
     default:
         /* A second CONNECT is a protocol error [MQTT-3.1.0-2]. */
         return -MQ_RC_PROTOCOL_ERROR;
@@ -323,6 +323,19 @@ static bool handle_packet(struct conn *c, const uint8_t *buf, size_t len, uint64
 {
     struct mq_packet p;
     atomic_fetch_add_explicit(&c->broker->stats.bytes_received, len, memory_order_relaxed);
+    if (c->state == CONN_AWAIT_CONNECT && enhanced_auth_pending(c)) {
+        /* Between a CONNECT with an Authentication Method and its CONNACK the client answers
+         * the server's AUTH with AUTH [MQTT-4.12.0-3]; anything else ends the connection. */
+        int rc = (buf[0] >> 4) == MQ_AUTH ? mq_decode(buf, len, MQ_V5, true, &p)
+                                          : -MQ_RC_PROTOCOL_ERROR;
+        if (rc == 0) {
+            c->last_packet_ms = now_ms;
+            rc = enhanced_auth_packet(c, &p.u.disconnect, now_ms);
+        }
+        if (rc < 0)
+            begin_close(c);
+        return c->state != CONN_CLOSING;
+    }
     if (c->state == CONN_AWAIT_CONNECT) {
         if ((buf[0] >> 4) != MQ_CONNECT) {
             /* The first packet from a client must be CONNECT [MQTT-3.1.0-1]. */
@@ -338,7 +351,7 @@ static bool handle_packet(struct conn *c, const uint8_t *buf, size_t len, uint64
             return false;
         }
         c->last_packet_ms = now_ms;
-        rc = handle_connect(c, &p.u.connect, now_ms);
+        rc = handle_connect(c, &p.u.connect, (mq_bytes){buf, (uint32_t)len}, now_ms);
         if (rc < 0)
             begin_close(c);
         return c->state != CONN_CLOSING;
@@ -510,7 +523,11 @@ void conn_shutdown(struct conn *c)
 
 void conn_kick_now(struct conn *c)
 {
-    conn_disconnect(c, MQ_RC_SESSION_TAKEN_OVER, "another connection took over the session");
+    uint8_t reason = atomic_load(&c->kick_reason);
+    if (reason)
+        conn_disconnect(c, reason, "the server's administrator ended this connection");
+    else
+        conn_disconnect(c, MQ_RC_SESSION_TAKEN_OVER, "another connection took over the session");
 }
 
 void conn_transport_closed(struct conn *c, uint64_t now_ms)
@@ -518,6 +535,7 @@ void conn_transport_closed(struct conn *c, uint64_t now_ms)
     struct broker *b = c->broker;
     bool was_connected = c->session != NULL;
     c->state = CONN_CLOSING;
+    enhanced_auth_release(c); /* an exchange's end handler runs on the owner, like its steps */
     if (was_connected) {
         atomic_fetch_sub(&b->stats.connections, 1);
         for (struct handler *h = b->on_disconnect; h; h = h->next) {

@@ -31,6 +31,7 @@ struct message;
 struct delivery;
 struct conn;
 struct mq_listener_config;
+struct conn_auth;
 
 /* Output waiting to be written past which QoS 0 deliveries to this client are dropped. */
 #define MQ_OUTPUT_BACKLOG_LIMIT (8u * 1024u * 1024u)
@@ -87,6 +88,8 @@ struct conn {
     struct session *session;   /* one reference, once CONNECT is accepted */
     char *username;
     char *identity; /* authenticated by the transport (TLS client certificate), or NULL */
+    struct conn_auth *auth;    /* enhanced authentication (auth/enhanced_auth.h), or NULL */
+    _Atomic uint8_t kick_reason; /* DISCONNECT reason of a kick; 0 = session taken over */
     const struct mq_listener_config *listener; /* NULL in tests: global settings apply */
 
     uint64_t last_packet_ms;       /* or when the connection opened, until its first packet */
@@ -134,7 +137,7 @@ void conn_tick(struct conn *c, uint64_t now_ms);
 void conn_transport_closed(struct conn *c, uint64_t now_ms);
 /* Server shutdown: DISCONNECT 0x8B for v5, then close (owner thread). */
 void conn_shutdown(struct conn *c);
-/* Runs on the owner after post_kick: DISCONNECT 0x8E and close. */
+/* Runs on the owner after post_kick: DISCONNECT with kick_reason (0x8E when 0) and close. */
 void conn_kick_now(struct conn *c);
 
 /* The transport wrote `n` bytes it had taken with conn_take_output (any thread). */
@@ -177,7 +180,8 @@ int conn_send_publish(struct conn *c, const struct message *m, uint8_t qos, bool
 
 /* Packet handlers, one file each (handle_*.c). Return 0, or a negative reason code that makes
  * the engine disconnect. */
-int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms);
+/* `raw` is the whole CONNECT packet, kept while an enhanced authentication exchange runs. */
+int handle_connect(struct conn *c, const struct mq_connect *p, mq_bytes raw, uint64_t now_ms);
 int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms);
 int handle_pubrel(struct conn *c, const struct mq_ack *p, uint64_t now_ms);
 int handle_puback(struct conn *c, uint8_t type, const struct mq_ack *p, uint64_t now_ms);

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
+#include "auth/enhanced_auth.h"
+#include "auth/session_acl.h"
 #include "broker/broker.h"
 #include "broker/topic.h"
 #include "server/log.h"
@@ -71,9 +74,11 @@ static struct message *will_from_connect(const struct mq_connect *p, uint64_t no
 static uint8_t check_request(struct conn *c, const struct mq_connect *p, const char **why)
 {
     const struct mq_config *cfg = c->broker->config;
-    if (PROP(&p->props, MQ_PROP_AUTHENTICATION_METHOD)) {
-        *why = "no enhanced authentication method is supported";
-        return MQ_RC_BAD_AUTHENTICATION_METHOD;
+    bool enhanced = PROP(&p->props, MQ_PROP_AUTHENTICATION_METHOD);
+    if (enhanced && !auth_find_method(c->broker->auth, p->props.authentication_method.data,
+                                      p->props.authentication_method.len)) {
+        *why = "unknown authentication method";
+        return MQ_RC_BAD_AUTHENTICATION_METHOD; /* [MQTT-4.12.0-1] */
     }
     const struct mq_listener_config *l = c->listener;
     bool use_identity = l && l->use_identity_as_username;
@@ -82,7 +87,7 @@ static uint8_t check_request(struct conn *c, const struct mq_connect *p, const c
         return MQ_RC_NOT_AUTHORIZED;
     }
     bool anonymous_ok = l && l->allow_anonymous >= 0 ? l->allow_anonymous : cfg->allow_anonymous;
-    if (!anonymous_ok && !use_identity && (!p->username_flag || !cfg->password_file)) {
+    if (!anonymous_ok && !use_identity && !enhanced && (!p->username_flag || !cfg->password_file)) {
         *why = "anonymous access is not allowed";
         return MQ_RC_NOT_AUTHORIZED;
     }
@@ -197,7 +202,34 @@ static bool take_connection_slot(struct broker *b)
     return true;
 }
 
-int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
+/* Authenticates the client: its enhanced authentication exchange, or its password when a
+ * password file is loaded. Returns 0 (*password_user tells whether the password file vouched
+ * for the user), ENHANCED_AUTH_WAIT, or a negative reason code with *why. */
+static int authenticate(struct conn *c, const struct mq_connect *p, mq_bytes raw,
+                        bool *password_user, const char **why)
+{
+    struct auth *auth = c->broker->auth;
+    *password_user = false;
+    if (PROP(&p->props, MQ_PROP_AUTHENTICATION_METHOD)) {
+        if (c->auth && c->auth->authenticated)
+            return 0; /* the exchange finished: this is its held CONNECT */
+        *why = "enhanced authentication failed";
+        return enhanced_auth_begin(c, p, raw);
+    }
+    if ((c->listener && c->listener->use_identity_as_username) || !p->username_flag ||
+        !auth_has_passwords(auth))
+        return 0;
+    if (!p->password_flag || auth_check_password(auth, (const char *)p->username.data,
+                                                 p->username.len, p->password.data,
+                                                 p->password.len) != 0) {
+        *why = "bad user name or password";
+        return -MQ_RC_BAD_USER_NAME_OR_PASSWORD;
+    }
+    *password_user = true;
+    return 0;
+}
+
+int handle_connect(struct conn *c, const struct mq_connect *p, mq_bytes raw, uint64_t now_ms)
 {
     struct broker *b = c->broker;
     const struct mq_config *cfg = b->config;
@@ -222,6 +254,12 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
     uint8_t reason = check_request(c, p, &why);
     if (reason)
         return refuse(c, reason, why);
+    bool password_user;
+    int auth_rc = authenticate(c, p, raw, &password_user, &why);
+    if (auth_rc == ENHANCED_AUTH_WAIT)
+        return 0; /* CONNACK after the AUTH exchange */
+    if (auth_rc < 0)
+        return refuse(c, (uint8_t)-auth_rc, why);
 
     char client_id[p->client_id.len ? p->client_id.len + 1 : 40];
     bool assigned = p->client_id.len == 0;
@@ -237,6 +275,9 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
     uint16_t id_len = (uint16_t)strlen(client_id);
     if (c->listener && c->listener->use_identity_as_username) {
         c->username = strdup(c->identity); /* the certificate names the user */
+    } else if (c->auth && c->auth->username) {
+        c->username = strdup(c->auth->username); /* the authentication method proved it */
+        password_user = auth_user_exists(b->auth, c->username);
     } else if (p->username_flag) {
         c->username = malloc(p->username.len + 1);
         if (c->username) {
@@ -270,7 +311,15 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
                                                        : UINT32_MAX;
     }
 
-    struct message *will = p->will_flag ? will_from_connect(p, now_ms) : NULL;
+    /* A will the user may not publish is dropped here, as an unauthorized PUBLISH would be;
+     * the connection itself is accepted. */
+    struct acl_client who = {client_id, c->username};
+    bool will_allowed =
+        !p->will_flag || auth_may_write(b->auth, &who, p->will_topic.data, p->will_topic.len);
+    if (!will_allowed)
+        log_info("%s: client '%s': will on '%.*s' not authorized: it will not be published",
+                 conn_peer(c), client_id, (int)p->will_topic.len, p->will_topic.data);
+    struct message *will = p->will_flag && will_allowed ? will_from_connect(p, now_ms) : NULL;
     struct session *ended = NULL;
     struct message *old_will = NULL;
     bool session_present = false;
@@ -329,6 +378,8 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
     s->conn = c;
     atomic_store(&s->online, true);
     s->protocol_version = c->version;
+    if (session_acl_bind_locked(b, s, c->username, password_user) != 0)
+        log_warning("client '%s': out of memory recording its username", s->client_id);
     s->expiry_interval_s = expiry;
     /* Our outbound window: the client's Receive Maximum, capped by max_inflight_messages. */
     s->send_quota =
@@ -384,6 +435,16 @@ int handle_connect(struct conn *c, const struct mq_connect *p, uint64_t now_ms)
         if (cfg->max_packet_size < MQ_MAX_PACKET_SIZE) {
             SET(ap, MQ_PROP_MAXIMUM_PACKET_SIZE);
             ap->maximum_packet_size = cfg->max_packet_size;
+        }
+        if (c->auth && c->auth->authenticated) {
+            /* A successful CONNACK names the CONNECT's method [MQTT-4.12.0-5]. */
+            SET(ap, MQ_PROP_AUTHENTICATION_METHOD);
+            ap->authentication_method = cp->authentication_method;
+            if (c->auth->success_data) {
+                SET(ap, MQ_PROP_AUTHENTICATION_DATA);
+                ap->authentication_data =
+                    (mq_bytes){c->auth->success_data, (uint32_t)c->auth->success_len};
+            }
         }
         if (assigned) {
             SET(ap, MQ_PROP_ASSIGNED_CLIENT_IDENTIFIER);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
+#include "auth/session_acl.h"
 #include "broker/broker.h"
 #include "broker/topic.h"
 #include "server/log.h"
@@ -53,6 +55,14 @@ static uint8_t subscribe_one(struct conn *c, struct session *s, const mq_topic_r
         return MQ_RC_TOPIC_FILTER_INVALID;
     if (!cfg->wildcard_subscriptions && has_wildcard(filter))
         return MQ_RC_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
+    /* Decided once for the filter; only a filter the ACL grants in part makes deliveries to the
+     * session checked topic by topic (auth/session_acl.h). */
+    uint64_t acl_generation;
+    struct acl_client who = {s->client_id, c->username};
+    enum acl_verdict verdict =
+        auth_filter_verdict(b->auth, &who, filter.data, filter.len, &acl_generation);
+    if (verdict == ACL_DENIED)
+        return MQ_RC_NOT_AUTHORIZED; /* 3.1.1: SUBACK 0x80 */
 
     uint8_t qos = req->options & MQ_SUBOPT_QOS_MASK;
     if (qos > cfg->max_qos)
@@ -96,6 +106,7 @@ static uint8_t subscribe_one(struct conn *c, struct session *s, const mq_topic_r
     mq_lock_acquire(&s->lock);
     session_subscription_add_locked(s, group.data, (uint16_t)group.len, filter.data,
                                     (uint16_t)filter.len, options, sub_id);
+    session_acl_subscribed_locked(s, verdict, acl_generation);
     if (s->stored && b->store)
         store_subscription_put(b->store, s, group.data, (uint16_t)group.len, filter.data,
                                (uint16_t)filter.len, options, sub_id);

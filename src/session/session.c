@@ -57,6 +57,7 @@ void session_unref(struct session *s)
     }
     message_unref(s->will);
     free(s->qos2_received);
+    free(s->username);
     free(s);
 }
 
@@ -109,12 +110,25 @@ static size_t delivery_size(const struct delivery *d)
     return d->msg->topic_len + d->msg->props_len + d->msg->payload_len;
 }
 
+/*
+ * Deliveries sent by this process take consecutive ids in the order of the in-flight list, so a
+ * new id is free when it lies outside the circular range [oldest, newest] of that list: no
+ * search per message. Only ids restored from the store, whose order is unknown, are searched.
+ */
 static uint16_t next_packet_id(struct session *s)
 {
     for (;;) {
         uint16_t id = ++s->last_packet_id;
         if (id == 0)
             id = s->last_packet_id = 1;
+        const struct delivery *oldest = s->inflight.head, *newest = s->inflight.tail;
+        if (!oldest) {
+            s->inflight_unordered = false;
+            return id;
+        }
+        if (!s->inflight_unordered && (uint16_t)(id - oldest->packet_id) >
+                                          (uint16_t)(newest->packet_id - oldest->packet_id))
+            return id;
         if (!session_inflight_find_locked(s, id, false))
             return id;
     }
@@ -288,6 +302,7 @@ void session_restore_delivery_locked(struct session *s, struct delivery *d)
     }
     if (d->packet_id > s->last_packet_id)
         s->last_packet_id = d->packet_id;
+    s->inflight_unordered = true;
     list_append(&s->inflight, d);
 }
 

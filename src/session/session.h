@@ -82,6 +82,7 @@ struct session {
     struct delivery_list inflight; /* sent, not yet fully acknowledged, in send order */
     uint16_t send_quota;           /* client's Receive Maximum for the current connection */
     uint16_t last_packet_id;
+    bool inflight_unordered; /* in-flight ids restored from the store: next_packet_id searches */
     uint64_t queued_bytes;
     uint32_t dropped;          /* deliveries dropped for this session: queue bound, size, expiry */
     uint32_t dropped_reported; /* how many of them the log has told about */
@@ -91,6 +92,14 @@ struct session {
 
     struct session_subscription *subscriptions;
     uint32_t subscription_count;
+
+    /* Authorization (auth/session_acl.c): the username of the last CONNECT (owned, or NULL),
+     * whether the password file vouched for it (such clients are disconnected when a reload
+     * removes their user), and the ACL generation under which every subscription was granted
+     * whole (0 = deliveries are checked topic by topic; read without the lock). */
+    char *username;
+    bool password_user;
+    _Atomic uint64_t acl_granted_generation;
 
     struct message *will; /* owned; topic/qos/retain inside */
     uint32_t will_delay_s;
