@@ -175,8 +175,7 @@ static bool may_deliver(struct broker *b, struct session *s, const struct messag
     return ok;
 }
 
-static void deliver_targets(struct broker *b, struct route *r, struct message *msg,
-                            uint64_t now_ms)
+static void deliver_targets(struct broker *b, struct route *r, struct message *msg, uint64_t now_ms)
 {
     if (r->count == 0)
         return;

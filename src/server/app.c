@@ -153,8 +153,8 @@ int mqttd_app_reload_auth(mqttd_app *app, char *err, size_t errlen)
         return -1;
     unsigned gone = session_acl_reloaded(&app->broker);
     log_notice("password and ACL files reloaded%s%s; %u client%s disconnected",
-               cfg->password_file ? ": " : "", cfg->password_file ? cfg->password_file : "",
-               gone, gone == 1 ? "" : "s");
+               cfg->password_file ? ": " : "", cfg->password_file ? cfg->password_file : "", gone,
+               gone == 1 ? "" : "s");
     return 0;
 }
 

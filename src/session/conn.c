@@ -326,8 +326,8 @@ static bool handle_packet(struct conn *c, const uint8_t *buf, size_t len, uint64
     if (c->state == CONN_AWAIT_CONNECT && enhanced_auth_pending(c)) {
         /* Between a CONNECT with an Authentication Method and its CONNACK the client answers
          * the server's AUTH with AUTH [MQTT-4.12.0-3]; anything else ends the connection. */
-        int rc = (buf[0] >> 4) == MQ_AUTH ? mq_decode(buf, len, MQ_V5, true, &p)
-                                          : -MQ_RC_PROTOCOL_ERROR;
+        int rc =
+            (buf[0] >> 4) == MQ_AUTH ? mq_decode(buf, len, MQ_V5, true, &p) : -MQ_RC_PROTOCOL_ERROR;
         if (rc == 0) {
             c->last_packet_ms = now_ms;
             rc = enhanced_auth_packet(c, &p.u.disconnect, now_ms);

@@ -88,7 +88,7 @@ struct conn {
     struct session *session;   /* one reference, once CONNECT is accepted */
     char *username;
     char *identity; /* authenticated by the transport (TLS client certificate), or NULL */
-    struct conn_auth *auth;    /* enhanced authentication (auth/enhanced_auth.h), or NULL */
+    struct conn_auth *auth;      /* enhanced authentication (auth/enhanced_auth.h), or NULL */
     _Atomic uint8_t kick_reason; /* DISCONNECT reason of a kick; 0 = session taken over */
     const struct mq_listener_config *listener; /* NULL in tests: global settings apply */
 

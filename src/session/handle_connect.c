@@ -219,9 +219,9 @@ static int authenticate(struct conn *c, const struct mq_connect *p, mq_bytes raw
     if ((c->listener && c->listener->use_identity_as_username) || !p->username_flag ||
         !auth_has_passwords(auth))
         return 0;
-    if (!p->password_flag || auth_check_password(auth, (const char *)p->username.data,
-                                                 p->username.len, p->password.data,
-                                                 p->password.len) != 0) {
+    if (!p->password_flag ||
+        auth_check_password(auth, (const char *)p->username.data, p->username.len, p->password.data,
+                            p->password.len) != 0) {
         *why = "bad user name or password";
         return -MQ_RC_BAD_USER_NAME_OR_PASSWORD;
     }

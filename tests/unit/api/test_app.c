@@ -344,8 +344,8 @@ static void test_key_set_after_listen_applies_to_that_listener(void **state)
 
 static void test_run_refuses_a_password_file_it_cannot_read(void **state)
 {
-    assert_int_equal(
-        mqttd_app_set(*state, "password_file", "/nonexistent/passwd", err, sizeof err), 0);
+    assert_int_equal(mqttd_app_set(*state, "password_file", "/nonexistent/passwd", err, sizeof err),
+                     0);
     assert_true(mqttd_app_run(*state, err, sizeof err) < 0);
     assert_err_has("/nonexistent/passwd");
 }
