@@ -118,6 +118,20 @@ static bool next_packet(struct conn *c, struct mq_packet *out)
     return true;
 }
 
+/* Frees what the packets decoded so far point into, once all of it is consumed: for tests
+ * that exchange more packets than the fixture keeps. */
+static void forget_received(struct conn *c)
+{
+    struct test_link *link = link_of(c);
+    if (link->received_pos < link->received_len)
+        return;
+    for (size_t i = 0; i < link->keep_count; i++)
+        free(link->keep[i]);
+    link->keep_count = 0;
+    link->received = NULL;
+    link->received_len = link->received_pos = 0;
+}
+
 static struct mq_packet expect_packet(struct conn *c, uint8_t type)
 {
     struct mq_packet p;

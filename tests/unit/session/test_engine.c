@@ -64,6 +64,37 @@ static void test_receive_maximum_limits_unacknowledged_deliveries(void **state)
     fixture_free(f);
 }
 
+/* Packet ids wrap past 65535 and skip one still in flight [MQTT-2.2.1-3]. */
+static void test_packet_ids_wrap_around_an_unacknowledged_delivery(void **state)
+{
+    struct fixture *f = fixture_new();
+    struct conn *sub = connect_client(f, "sub", MQ_V5, true, NULL, NULL);
+    struct conn *pub = connect_client(f, "pub", MQ_V5, true, NULL, NULL);
+    subscribe(f, sub, "t", 1, 0, 1);
+    publish(f, pub, "t", "held", 1, false, 1);
+    expect_packet(pub, MQ_PUBACK);
+    uint16_t held = expect_packet(sub, MQ_PUBLISH).u.publish.packet_id;
+    bool wrapped = false;
+    uint16_t previous = held;
+    for (uint32_t i = 0; i < 70000; i++) {
+        publish(f, pub, "t", "m", 1, false, (uint16_t)(i % 65535 + 1));
+        expect_packet(pub, MQ_PUBACK);
+        uint16_t id = expect_packet(sub, MQ_PUBLISH).u.publish.packet_id;
+        assert_int_not_equal(id, 0);
+        assert_int_not_equal(id, held);
+        wrapped |= id < previous;
+        previous = id;
+        struct mq_packet ack = {.type = MQ_PUBACK, .u.ack = {.packet_id = id}};
+        send_packet(f, sub, MQ_V5, &ack);
+        forget_received(sub);
+        forget_received(pub);
+    }
+    assert_true(wrapped);
+    close_conn(f, sub);
+    close_conn(f, pub);
+    fixture_free(f);
+}
+
 static void test_qos2_duplicate_is_delivered_once(void **state)
 {
     struct fixture *f = fixture_new();
@@ -358,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_empty_client_id_gets_assigned_identifier),
         cmocka_unit_test(test_overlapping_subscriptions_deliver_one_copy_with_every_identifier),
         cmocka_unit_test(test_receive_maximum_limits_unacknowledged_deliveries),
+        cmocka_unit_test(test_packet_ids_wrap_around_an_unacknowledged_delivery),
         cmocka_unit_test(test_qos2_duplicate_is_delivered_once),
         cmocka_unit_test(test_topic_alias_zero_disconnects_with_0x94),
         cmocka_unit_test(test_client_topic_alias_is_remembered),
