@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "mqttd.h"
+#include "mqttd/passwd.h"
 
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: mqttd [options]\n"
+                 "       mqttd passwd [-c] [-b] [-D] [-H HASH] [-I N] FILE USERNAME [PASSWORD]\n"
                  "\n"
                  "An MQTT 5.0 / 3.1.1 / 3.1 broker. Without options it listens on every address,\n"
                  "port 1883, with the built-in defaults (docs/CONFIG.md lists them), and keeps\n"
@@ -27,11 +29,17 @@ static void usage(FILE *out)
                  "  -V, --version         show the version and exit\n"
                  "\n"
                  "Signals: SIGTERM or SIGINT disconnect clients (v5 reason 0x8B) and stop;\n"
-                 "SIGHUP reloads TLS certificates without dropping connections.\n");
+                 "SIGHUP reloads TLS certificates, the password file and the ACL file without\n"
+                 "dropping connections (clients whose user was removed are disconnected).\n"
+                 "\n"
+                 "`mqttd passwd` manages password files as mosquitto_passwd does;\n"
+                 "`mqttd passwd -h` tells more.\n");
 }
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "passwd") == 0)
+        return passwd_main(argc - 1, argv + 1);
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
