@@ -49,10 +49,18 @@ class Broker:
         self.proc = None
         self.port = None
 
+    def extra_mqttd_args(self):
+        """More mqttd arguments after the defaults (bench/transports.py adds listeners)."""
+        return []
+
+    def extra_mosquitto_lines(self):
+        """More Mosquitto config lines after the defaults (bench/transports.py adds listeners)."""
+        return []
+
     def command(self):
         if self.kind == "mqttd":
             return [os.path.join(self.build, "mqttd"), "--listen",
-                    "mqtt://127.0.0.1:%d" % self.port, "--workers", "2"]
+                    "mqtt://127.0.0.1:%d" % self.port, "--workers", "2"] + self.extra_mqttd_args()
         conf = os.path.join(self.workdir, "mosquitto-%d.conf" % self.port)
         lines = ["listener %d 127.0.0.1" % self.port, "allow_anonymous true",
                  "max_inflight_messages %d" % MAX_INFLIGHT,
@@ -60,6 +68,7 @@ class Broker:
                  "persistence false", "log_dest none"]
         if os.geteuid() == 0:
             lines.append("user root")
+        lines += self.extra_mosquitto_lines()
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         return ["/usr/sbin/mosquitto", "-c", conf]
@@ -129,10 +138,11 @@ class Bench:
         self.verbose = verbose
         self.commands = {}
 
-    def run(self, key, broker, args, timeout=180):
-        cmd = [self.mqttc, "bench"] + args + ["-p", str(broker.port), "--pid",
-                                              str(broker.proc.pid), "--json",
-                                              "--label", broker.kind]
+    def run(self, key, broker, args, timeout=180, target=None):
+        """`target` replaces `-p PORT` (bench/transports.py passes `-L URL ...`)."""
+        target = target or ["-p", str(broker.port)]
+        cmd = [self.mqttc, "bench"] + args + target + ["--pid", str(broker.proc.pid), "--json",
+                                                       "--label", broker.kind]
         self.commands.setdefault(key, "mqttc bench " + " ".join(args) +
                                  " -p PORT --pid BROKER_PID --json")
         settle(broker)
@@ -305,12 +315,17 @@ def met(value, goal, higher_is_better):
     return "yes" if ok else "**no**"
 
 
+def generated_line(args, mach, started, elapsed):
+    """The first line of a generated section: when, by which make target, how long, commit."""
+    return "Generated %s by `%s` in %.1f min (%d run%s per broker, medians); commit %s." % (
+        started, "make bench-quick" if args.quick else "make bench", elapsed / 60, args.runs,
+        "" if args.runs == 1 else "s", mach["commit"])
+
+
 def render(results, args, mach, bench, started, elapsed):
     runs = results["runs"]
     L = []
-    L.append("Generated %s by `%s` in %.1f min (%d run%s per broker, medians); commit %s." % (
-        started, "make bench-quick" if args.quick else "make bench", elapsed / 60, args.runs,
-        "" if args.runs == 1 else "s", mach["commit"]))
+    L.append(generated_line(args, mach, started, elapsed))
     L.append("")
     L.append("Machine: %s CPUs (%s), Linux %s; %s. Both brokers on 127.0.0.1; mqttd with "
              "`--workers 2`, Mosquitto with `max_inflight_messages %d`, `max_queued_messages %d`,"
@@ -426,12 +441,12 @@ def render(results, args, mach, bench, started, elapsed):
     return "\n".join(L)
 
 
-def write_doc(path, section):
+def write_doc(path, section, begin=BEGIN, end=END):
     text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n## Results\n\n"
-    block = BEGIN + "\n" + section + "\n" + END
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    block = begin + "\n" + section + "\n" + end
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         text = head + block + tail
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
