@@ -120,7 +120,7 @@ static bool next_packet(struct conn *c, struct mq_packet *out)
 
 /* Frees what the packets decoded so far point into, once all of it is consumed: for tests
  * that exchange more packets than the fixture keeps. */
-static void forget_received(struct conn *c)
+static inline void forget_received(struct conn *c)
 {
     struct test_link *link = link_of(c);
     if (link->received_pos < link->received_len)
