@@ -75,6 +75,11 @@ int mq_decode_connect(const uint8_t *p, const uint8_t *end, struct mq_connect *c
                              &used);
         if (rc)
             return rc;
+        /* 3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol
+         * Error. */
+        if ((c->props.present & MQ_PROP_BIT(MQ_PROP_AUTHENTICATION_DATA)) &&
+            !(c->props.present & MQ_PROP_BIT(MQ_PROP_AUTHENTICATION_METHOD)))
+            return -MQ_RC_PROTOCOL_ERROR;
         p += used;
     }
 

@@ -193,6 +193,14 @@ static void test_connect_will_topic_with_wildcard_is_refused(void **state)
             0x00, 0x00, 0x00); /* empty will topic [MQTT-4.7.3-1] */
 }
 
+static void test_connect_authentication_data_without_method_is_a_protocol_error(void **state)
+{
+    /* 3.1.2.11.10 (found by the hostile-input battery) */
+    CONNECT("MQTT", 5, 0x02, -MQ_RC_PROTOCOL_ERROR, 0x04, 0x16, 0x00, 0x01, 'd', 0x00, 0x01, 'c');
+    CONNECT("MQTT", 5, 0x02, 0, 0x08, 0x15, 0x00, 0x01, 'm', 0x16, 0x00, 0x01, 'd', 0x00, 0x01,
+            'c');
+}
+
 static void test_connect_truncated_or_with_trailing_bytes_is_malformed(void **state)
 {
     CONNECT("MQTT", 4, 0x02, MAL, 0x00, 0x01, 'c', 0x00);             /* trailing */
@@ -367,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_connect_password_without_user_name_is_malformed_before_v5),
         cmocka_unit_test(test_connect_strings_must_be_well_formed_utf8),
         cmocka_unit_test(test_connect_will_topic_with_wildcard_is_refused),
+        cmocka_unit_test(test_connect_authentication_data_without_method_is_a_protocol_error),
         cmocka_unit_test(test_connect_truncated_or_with_trailing_bytes_is_malformed),
         cmocka_unit_test(test_packets_a_server_never_receives_are_protocol_errors),
         cmocka_unit_test(test_packets_a_client_never_receives_are_protocol_errors),

@@ -27,8 +27,12 @@ static void test_every_allowed_property_alone_round_trips_in_every_packet(void *
         roundtrip_props(ctx, 0, false);
         for (size_t i = 0; i < N_PROP_IDS; i++) {
             uint64_t bit = MQ_PROP_BIT(all_prop_ids[i]);
+            /* In a CONNECT, Authentication Data needs its Method (3.1.2.11.10). */
+            uint64_t needs = ctx == MQ_CONNECT && all_prop_ids[i] == MQ_PROP_AUTHENTICATION_DATA
+                                 ? MQ_PROP_BIT(MQ_PROP_AUTHENTICATION_METHOD)
+                                 : 0;
             if (spec_allowed[ctx] & bit)
-                roundtrip_props(ctx, bit, false);
+                roundtrip_props(ctx, bit | needs, false);
         }
     }
 }
