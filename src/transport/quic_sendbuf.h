@@ -7,6 +7,12 @@
  *     base                     data[0]              data[sent]          data[len]
  *
  * `base` is the stream offset of data[0]. Used by the broker's QUIC links and by mqttc.
+ *
+ * ngtcp2 does not copy stream data: it keeps pointers to the bytes it packetised and resends
+ * from them until they are acknowledged (ngtcp2_conn_writev_stream: "the caller must keep the
+ * portion of data ... intact"). So sent bytes never move: an acknowledgement only advances
+ * `data`, and when the block is full the unacknowledged bytes are copied to a new block while
+ * the old one is kept, retired, until the bytes sent from it are acknowledged.
  */
 #ifndef MQTTD_QUIC_SENDBUF_H
 #define MQTTD_QUIC_SENDBUF_H
@@ -14,11 +20,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct quic_sendbuf_block;
+
 struct quic_sendbuf {
-    uint8_t *data; /* owned */
-    size_t len, cap;
+    uint8_t *data; /* the first unacknowledged byte, inside `block` (NULL when empty) */
+    size_t len;    /* bytes from data on: sent and awaiting ACK, then not yet sent */
+    size_t cap;    /* bytes from data to the end of the block */
     size_t sent;   /* bytes of data[] already given to QUIC */
     uint64_t base; /* stream offset of data[0] */
+    struct quic_sendbuf_block *block;   /* owned */
+    struct quic_sendbuf_block *retired; /* older blocks QUIC may still resend from (owned) */
 };
 
 /* Copies len bytes to the end. Returns 0, or -1 when memory runs out (nothing appended). */
