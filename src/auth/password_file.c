@@ -74,8 +74,8 @@ static bool decode_into(const char *s, size_t len, uint8_t *out, size_t cap, uin
 /* Parses the part after "username:"; returns NULL or what is wrong with it. */
 static const char *parse_hash(const char *s, size_t len, struct pw_entry *e)
 {
-    const char *f[6];
-    size_t fl[6];
+    const char *f[6] = {0};
+    size_t fl[6] = {0};
     if (len < 1 || s[0] != '$')
         return "not a hashed password ($7$, $6$ or $scram-sha-256$)";
     size_t n = split_fields(s + 1, len - 1, f, fl, 6);
