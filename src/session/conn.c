@@ -454,6 +454,8 @@ static bool keep_input(struct conn *c, const uint8_t *data, size_t len)
 static bool process_kept(struct conn *c, uint64_t now_ms)
 {
     bool blocked;
+    if (c->in_len == 0)
+        return false; /* paused with nothing waiting: c->in is NULL */
     size_t used = process(c, c->in, c->in_len, now_ms, &blocked);
     if (c->state == CONN_CLOSING)
         return false;
