@@ -119,6 +119,8 @@ struct mqttd_stats {
     uint64_t messages_dropped;  /* deliveries dropped: queue full, too large, expired */
     uint64_t bytes_received;
     uint64_t bytes_sent;
+    uint64_t publishers_held; /* times a publisher's reading paused for a subscriber's queue to
+                                 drain (backpressure, docs/CONFIG.md max_queued_messages) */
     /* Limits (docs/SECURITY.md): how often each one acted, counted since the start. */
     uint64_t limits_connections_refused;    /* CONNACK 0x97 / 3: max_connections */
     uint64_t limits_ip_connections_refused; /* closed at accept: max_connections_per_ip */

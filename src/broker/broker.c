@@ -483,6 +483,7 @@ void broker_stats(struct broker *b, struct mqttd_stats *out)
     out->messages_dropped = atomic_load(&b->stats.messages_dropped);
     out->bytes_received = atomic_load(&b->stats.bytes_received);
     out->bytes_sent = atomic_load(&b->stats.bytes_sent);
+    out->publishers_held = atomic_load(&b->stats.publishers_held);
     pthread_mutex_lock(&b->registry_lock);
     out->sessions = registry_count(b->registry);
     pthread_mutex_unlock(&b->registry_lock);

@@ -36,6 +36,7 @@ struct broker_stats {
     atomic_uint_fast64_t messages_dropped;
     atomic_uint_fast64_t bytes_received;
     atomic_uint_fast64_t bytes_sent;
+    atomic_uint_fast64_t publishers_held;
 };
 
 struct handler {

@@ -34,6 +34,13 @@ struct worker_listener {
 
 enum inbox_kind { INBOX_FLUSH, INBOX_KICK };
 
+/* A publisher whose reading backpressure paused (session.h), until `congested` drains. */
+struct held_publisher {
+    struct conn *conn;          /* one reference */
+    struct session *congested;  /* one reference */
+    uint64_t since_ms;
+};
+
 struct inbox_item {
     enum inbox_kind kind;
     struct conn *conn; /* one reference owned by the item */
@@ -48,6 +55,7 @@ struct worker {
     uv_check_t flush_check;
     uv_timer_t tick;
     uv_timer_t grace;
+    uv_timer_t held_check; /* every HOLD_CHECK_MS while `held` is not empty */
     uint64_t last_sweep_ms;
 
     pthread_mutex_t inbox_lock;
@@ -68,6 +76,9 @@ struct worker {
      * only), so a burst of cross-worker deliveries costs one wake-up, not one per message. */
     struct worker **wake_later;
     size_t wake_later_count, wake_later_cap;
+
+    struct held_publisher *held; /* owner only */
+    size_t held_count, held_cap;
 
     struct conn *conns; /* every connection of this worker */
     size_t conn_count;
@@ -94,6 +105,9 @@ struct worker *worker_current(void);
 
 /* Queues work for a worker from any thread (takes over the item's reference). */
 void worker_post(struct worker *w, enum inbox_kind kind, struct conn *c);
+/* Watches a held publisher until conn_hold_check ends its hold (owner thread; takes both
+ * references, and drops them itself when out of memory, ending the hold at once). */
+void worker_hold(struct worker *w, struct conn *c, struct session *congested, uint64_t now_ms);
 /* Adds a connection to this worker's flush list (owner thread). */
 void worker_mark_dirty(struct worker *w, struct conn *c);
 

@@ -12,6 +12,7 @@
 #include "auth/enhanced_auth.h"
 #include "broker/broker.h"
 #include "server/log.h"
+#include "server/worker.h"
 #include "session/session.h"
 #include "store/store.h"
 
@@ -425,6 +426,10 @@ static size_t process(struct conn *c, const uint8_t *buf, size_t len, uint64_t n
         if (!handle_packet(c, buf + done, packet_len, now_ms))
             return len;
         done += packet_len;
+        if (c->held) {
+            *blocked = true; /* backpressure: the rest waits until the subscriber drained */
+            break;
+        }
     }
     return done;
 }
@@ -496,6 +501,40 @@ static void resume_input(struct conn *c, uint64_t now_ms)
     c->transport->pause_reading(c, false);
 }
 
+/* A subscriber that drains nothing for this long no longer holds its publishers back. */
+#define HOLD_STALL_MS 500
+
+void conn_hold_for(struct conn *c, struct session *congested, uint64_t now_ms)
+{
+    struct worker *w = worker_current();
+    if (c->held || !w || !c->transport->pause_reading || c->state == CONN_CLOSING) {
+        session_unref(congested);
+        return;
+    }
+    c->held = true;
+    if (!c->input_paused) {
+        c->input_paused = true;
+        c->transport->pause_reading(c, true);
+    }
+    atomic_fetch_add_explicit(&c->broker->stats.publishers_held, 1, memory_order_relaxed);
+    worker_hold(w, conn_ref(c), congested, now_ms);
+}
+
+bool conn_hold_check(struct conn *c, struct session *congested, uint64_t held_since_ms,
+                     uint64_t now_ms)
+{
+    if (c->state != CONN_CLOSING && !session_congestion_eased(congested)) {
+        if (now_ms - held_since_ms < HOLD_STALL_MS)
+            return false;
+        session_mark_stalled(congested);
+    }
+    session_unref(congested);
+    c->held = false;
+    if (c->state != CONN_CLOSING)
+        resume_input(c, now_ms);
+    return true;
+}
+
 void conn_tick(struct conn *c, uint64_t now_ms)
 {
     if (c->state == CONN_AWAIT_CONNECT) {
@@ -505,7 +544,7 @@ void conn_tick(struct conn *c, uint64_t now_ms)
                      c->broker->config->connect_timeout_ms);
             begin_close(c);
         }
-    } else if (c->input_paused) {
+    } else if (c->input_paused && !c->held) {
         /* A client held back by a rate limit is sending, not silent: no keep alive check. */
         resume_input(c, now_ms);
     } else if (c->state == CONN_CONNECTED && c->keep_alive_s &&

@@ -107,12 +107,24 @@ struct conn {
     uint32_t out_len, out_cap; /* beyond 4 GiB waiting the client is not reading: dropped */
     bool flush_scheduled;
     bool input_paused;     /* over a rate limit: complete packets wait in `in`, reads stopped */
+    bool held;             /* input paused by backpressure (conn_hold_for) */
     atomic_uint acks_held; /* acknowledgements waiting for a store commit */
     atomic_size_t write_backlog; /* bytes not yet written: output buffer + transport queue */
     struct conn_limits limits;   /* rate buckets (limits.h) */
 
     struct conn *worker_prev, *worker_next; /* the owner's list of connections */
 };
+
+/*
+ * Backpressure (session.h): stops reading a publisher whose PUBLISH congested `congested`
+ * (takes that reference) and hands it to the worker, which calls conn_hold_check until the
+ * hold is over. Without a worker or a transport that can pause, the message is simply routed.
+ */
+void conn_hold_for(struct conn *c, struct session *congested, uint64_t now_ms);
+/* Ends the hold when the session eased, the connection closed, or `stall_ms` passed (the
+ * session is then marked stalled); returns true when the hold is over and drops `congested`. */
+bool conn_hold_check(struct conn *c, struct session *congested, uint64_t held_since_ms,
+                     uint64_t now_ms);
 
 /* Creates a connection engine with one reference. */
 struct conn *conn_new(struct broker *b, const struct conn_transport *t, void *transport_ctx,

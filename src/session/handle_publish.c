@@ -212,8 +212,13 @@ static int accept_publish(struct conn *c, struct mq_publish *p, mq_bytes topic, 
         m = run_publish_handlers(c, m, now_ms);
     size_t receivers = 0;
     if (m) {
+        if (p->qos > 0)
+            session_watch_congestion();
         receivers = broker_publish(b, m, now_ms);
         message_unref(m);
+        struct session *congested = p->qos > 0 ? session_take_congested() : NULL;
+        if (congested)
+            conn_hold_for(c, congested, now_ms);
     }
     if (p->qos > 0) {
         uint8_t reason =

@@ -212,6 +212,53 @@ static bool output_congested(const struct session *s)
            MQ_OUTPUT_BACKLOG_LIMIT;
 }
 
+static _Thread_local bool watching_congestion;
+static _Thread_local struct session *congested;
+
+void session_watch_congestion(void)
+{
+    watching_congestion = true;
+}
+
+struct session *session_take_congested(void)
+{
+    struct session *s = congested;
+    congested = NULL;
+    watching_congestion = false;
+    return s;
+}
+
+static bool queue_over(const struct session *s, unsigned divisor)
+{
+    const struct mq_config *cfg = s->broker->config;
+    return (cfg->max_queued_messages && s->queue.count >= cfg->max_queued_messages / divisor) ||
+           (cfg->max_queued_bytes && s->queued_bytes >= cfg->max_queued_bytes / divisor);
+}
+
+/* With s->lock held, after a QoS 1/2 delivery. */
+static void note_congestion_locked(struct session *s)
+{
+    if (!watching_congestion || congested || !s->conn || s->backpressure_stalled ||
+        !queue_over(s, 2))
+        return;
+    congested = session_ref(s);
+}
+
+bool session_congestion_eased(struct session *s)
+{
+    mq_lock_acquire(&s->lock);
+    bool eased = s->ended || !s->conn || !queue_over(s, 4);
+    mq_lock_release(&s->lock);
+    return eased;
+}
+
+void session_mark_stalled(struct session *s)
+{
+    mq_lock_acquire(&s->lock);
+    s->backpressure_stalled = true;
+    mq_lock_release(&s->lock);
+}
+
 void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool retain,
                      const uint32_t *ids, uint16_t id_count, const char *share_group,
                      uint64_t now_ms)
@@ -260,6 +307,8 @@ void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool r
         s->queued_bytes += delivery_size(d);
         list_append(&s->queue, d);
     }
+    if (qos > 0)
+        note_congestion_locked(s);
     mq_lock_release(&s->lock);
 }
 
@@ -277,6 +326,8 @@ void session_send_queued_locked(struct session *s, uint64_t now_ms)
         }
         send_now(s, d, now_ms);
     }
+    if (s->backpressure_stalled && !queue_over(s, 4))
+        s->backpressure_stalled = false;
 }
 
 void session_resume_locked(struct session *s, uint64_t now_ms)

@@ -83,6 +83,9 @@ struct session {
     uint16_t send_quota;           /* client's Receive Maximum for the current connection */
     uint16_t last_packet_id;
     bool inflight_unordered; /* in-flight ids restored from the store: next_packet_id searches */
+    /* Backpressure gave up on this subscriber (it did not drain while publishers were held):
+     * its queue overflows and drops, as without backpressure, until it drains again. */
+    bool backpressure_stalled;
     uint64_t queued_bytes;
     uint32_t dropped;          /* deliveries dropped for this session: queue bound, size, expiry */
     uint32_t dropped_reported; /* how many of them the log has told about */
@@ -122,6 +125,23 @@ void session_unref(struct session *s);
 void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool retain,
                      const uint32_t *subscription_ids, uint16_t subscription_id_count,
                      const char *share_group, uint64_t now_ms);
+
+/*
+ * Backpressure. A QoS 1/2 delivery that leaves an online subscriber's queue at least half full
+ * (max_queued_messages, max_queued_bytes) records that session for the calling thread; the
+ * connection whose PUBLISH was being routed takes it and stops reading until the queue has
+ * drained to a quarter (session_congestion_eased), so a fast publisher waits for a slower
+ * subscriber instead of having its acknowledged messages dropped.
+ */
+/* Starts recording congestion for this thread's deliveries (before routing a client PUBLISH). */
+void session_watch_congestion(void);
+/* Stops recording; returns the first session the deliveries since session_watch_congestion
+ * congested (a reference the caller owns), or NULL. */
+struct session *session_take_congested(void);
+/* Whether a held publisher may go on: the session drained to a quarter, went offline or ended. */
+bool session_congestion_eased(struct session *s);
+/* Gives up holding publishers for `s` until its queue drains: it keeps dropping instead. */
+void session_mark_stalled(struct session *s);
 
 /* With s->lock held and s->conn set: resends what is in flight (DUP set, PUBREL for QoS 2
  * messages already PUBREC'd) and sends what the send quota allows from the queue. */
