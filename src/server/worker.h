@@ -36,8 +36,8 @@ enum inbox_kind { INBOX_FLUSH, INBOX_KICK };
 
 /* A publisher whose reading backpressure paused (session.h), until `congested` drains. */
 struct held_publisher {
-    struct conn *conn;          /* one reference */
-    struct session *congested;  /* one reference */
+    struct conn *conn;         /* one reference */
+    struct session *congested; /* one reference */
     uint64_t since_ms;
 };
 
