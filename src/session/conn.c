@@ -507,7 +507,9 @@ static void resume_input(struct conn *c, uint64_t now_ms)
 void conn_hold_for(struct conn *c, struct session *congested, uint64_t now_ms)
 {
     struct worker *w = worker_current();
-    if (c->held || !w || !c->transport->pause_reading || c->state == CONN_CLOSING) {
+    /* A client subscribed to its own messages drains its queue only while it is read. */
+    if (c->held || !w || !c->transport->pause_reading || c->state == CONN_CLOSING ||
+        congested == c->session) {
         session_unref(congested);
         return;
     }

@@ -71,6 +71,18 @@ class Backpressure(BrokerTestCase):
         pub.publish(other_topic, b"after", qos=1)
         self.assertEqual(bystander.recv_publish(timeout=5).payload, b"after")
 
+    def test_client_subscribed_to_its_own_flood_is_not_held(self):
+        topic = self.topic()
+        loop = self.connected(self.cid("l"), props={RECEIVE_MAXIMUM: 5})
+        loop.subscribe(topic, qos=1)
+        started = time.monotonic()
+        for i in range(1, 101):
+            loop.send(publish(topic, b"%d" % i, qos=1, packet_id=i))
+        acks = [loop._wait_for(lambda p: p.type == PUBACK, 5, "PUBACK") for _ in range(100)]
+        # Its own queue fills while its input waits; holding it would stall it for 0.5 s.
+        self.assertLess(time.monotonic() - started, 0.45)
+        self.assertEqual(len(acks), 100)
+
 
 if __name__ == "__main__":
     main()
