@@ -92,7 +92,7 @@ class Acl(BrokerTestCase):
         self.assertEqual(ack.reason_codes, [RC_GRANTED_QOS_1, RC_NOT_AUTHORIZED, RC_NOT_AUTHORIZED])
 
     def test_v311_subscribe_denied_gets_0x80(self):
-        """[MQTT-3.9.3-2]: 3.1.1 failure is 0x80"""
+        """v3.1.1 [MQTT-3.9.3-2]: the failure return code is 0x80"""
         bob = self.user("bob", version=V311)
         ack = bob.subscribe([("home/#", 1), ("private/#", 0)])
         self.assertEqual(ack.reason_codes, [1, RC_UNSPECIFIED_ERROR])

@@ -50,17 +50,17 @@ class MosquittoPasswdFile(BrokerTestCase):
     config = ["allow_anonymous false", "password_file " + PASSWORDS]
 
     def test_pbkdf2_entry_from_mosquitto_passwd_logs_in(self):
-        """[MQTT-3.1.3-12]: the server checks the User Name and Password"""
         self.connected(self.cid(), username="alice", password=b"alice-pw")
 
     def test_sha512_entry_from_old_mosquitto_passwd_logs_in(self):
         self.connected(self.cid(), username="old", password=b"old-pw")
 
     def test_wrong_password_is_refused_with_0x86(self):
-        """[MQTT-3.2.2-6]: CONNACK with the reason, then close"""
+        """[MQTT-3.2.2-6]: a refusing CONNACK has Session Present 0; then the server closes"""
         c = self.client()
-        self.assertEqual(c.connect(self.cid(), username="alice", password=b"nope").reason_code,
-                         RC_BAD_USER_NAME_OR_PASSWORD)
+        ack = c.connect(self.cid(), username="alice", password=b"nope")
+        self.assertEqual(ack.reason_code, RC_BAD_USER_NAME_OR_PASSWORD)
+        self.assertFalse(ack.session_present)
         c.assert_closed()
 
     def test_unknown_user_and_missing_password_are_refused(self):
