@@ -1,6 +1,7 @@
 /*
  * Acknowledgements that promise durability (PUBACK, PUBREC, PUBREL, SUBACK): with the store in
- * durability full they leave only once the store changes they vouch for are committed. The
+ * durability full (or in relaxed when it has fallen behind, see store.h) they leave only once
+ * the store changes they vouch for are committed. The
  * packet is encoded now, held by the store, and written by the store thread after the commit
  * (through the connection's output buffer, which wakes the owning worker through its inbox).
  * Once one acknowledgement of a connection waits, later ones wait too, so they keep the order
@@ -41,7 +42,7 @@ void conn_send_when_durable(struct conn *c, const struct mq_packet *p, uint64_t 
                             void (*then)(void *ctx), void *ctx)
 {
     struct mq_store *st = c->broker->store;
-    bool wait = st && store_is_full(st) && c->session &&
+    bool wait = st && store_acks_wait(st) && c->session &&
                 (store_thread_changes() != changes_before || atomic_load(&c->acks_held) > 0);
     long size = wait ? mq_encode(p, c->version, NULL, 0) : -1;
     struct held_ack *h = size > 0 ? malloc(sizeof *h + (size_t)size) : NULL;

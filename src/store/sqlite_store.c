@@ -68,6 +68,7 @@ struct mq_store {
     bool stop;              /* under lock */
     uint64_t next_seq;      /* under lock */
     atomic_uint_fast64_t committed_seq;
+    atomic_uint_fast64_t backlog; /* changes queued and not yet committed */
     atomic_uint_fast64_t next_delivery_id;
     int64_t next_upkeep_ms; /* wall clock, under lock: when the store thread next runs upkeep();
                                INT64_MAX until store_restore is done or the first commit */
@@ -97,6 +98,16 @@ uint64_t store_thread_changes(void)
 bool store_is_full(const struct mq_store *st)
 {
     return st->durability == MQ_DURABILITY_FULL;
+}
+
+static bool behind(const struct mq_store *st)
+{
+    return atomic_load((atomic_uint_fast64_t *)&st->backlog) > STORE_RELAXED_BACKLOG;
+}
+
+bool store_acks_wait(const struct mq_store *st)
+{
+    return st->durability == MQ_DURABILITY_FULL || behind(st);
 }
 
 bool store_committed(const struct mq_store *st, uint64_t seq)
@@ -196,6 +207,7 @@ static uint64_t push(struct mq_store *st, struct op *o)
         log_error("store: out of memory, a change to %s is lost", st->path);
         return 0;
     }
+    atomic_fetch_add(&st->backlog, 1);
     pthread_mutex_lock(&st->lock);
     o->seq = ++st->next_seq;
     append_locked(st, o);
@@ -500,9 +512,9 @@ static int exec(struct mq_store *st, const char *sql)
 static void commit_batch(struct mq_store *st, struct op *batch)
 {
     uint64_t last = 0;
-    bool changes = false;
+    uint64_t changes = 0;
     for (struct op *o = batch; o; o = o->next)
-        changes |= o->kind != OP_CALLBACK;
+        changes += o->kind != OP_CALLBACK;
     if (changes) {
         exec(st, "BEGIN");
         for (struct op *o = batch; o; o = o->next) {
@@ -516,6 +528,7 @@ static void commit_batch(struct mq_store *st, struct op *batch)
             exec(st, "ROLLBACK");
         else
             atomic_store(&st->committed_seq, last);
+        atomic_fetch_sub(&st->backlog, changes);
     }
     while (batch) {
         struct op *next = batch->next;
@@ -578,14 +591,16 @@ static void *run(void *arg)
             pthread_cond_timedwait(&st->wake, &st->lock, &until);
             continue;
         }
-        if (st->durability == MQ_DURABILITY_RELAXED && !st->stop) {
-            /* Relaxed: everything that arrives during the interval goes in one commit. */
+        if (st->durability == MQ_DURABILITY_RELAXED && !st->stop && !behind(st)) {
+            /* Relaxed: everything that arrives during the interval goes in one commit, unless
+             * the store has fallen behind the load; then it commits as fast as it can. */
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)st->interval_ms * 1000000u;
             until.tv_sec += (time_t)(ns / 1000000000u);
             until.tv_nsec = (long)(ns % 1000000000u);
-            while (!st->stop && pthread_cond_timedwait(&st->wake, &st->lock, &until) == 0)
+            while (!st->stop && !behind(st) &&
+                   pthread_cond_timedwait(&st->wake, &st->lock, &until) == 0)
                 ;
         }
         /* The batch ends at the last op outside every group, so a group is never split
@@ -732,6 +747,7 @@ int store_open(struct mq_store **out, const char *path, enum mq_durability durab
     }
     atomic_init(&st->next_delivery_id, max_id + 1);
     atomic_init(&st->committed_seq, 0);
+    atomic_init(&st->backlog, 0);
     st->next_upkeep_ms = INT64_MAX;
     if (pthread_create(&st->thread, NULL, run, st) != 0) {
         snprintf(err, errlen, "%s: cannot start the store thread", path);

@@ -7,7 +7,10 @@
  *
  * Durability full: synchronous=FULL, and whatever must not be acknowledged before it is on disk
  * waits with store_after_commit. Durability relaxed: synchronous=NORMAL, a commit every
- * `interval_ms`, nothing waits; a crash loses at most the last interval.
+ * `interval_ms`, nothing waits while the store keeps up; a crash loses at most the last
+ * interval. When more than STORE_RELAXED_BACKLOG changes wait (the disk is slower than the
+ * load), the store commits without waiting for the interval and acknowledgements wait for the
+ * commit as in durability full, so the loss window and the queue's memory stay bounded.
  *
  * Threads: every function is safe from any thread. Changes are applied in the order they were
  * queued, so callers queue a change while holding the lock that orders it (a session's lock,
@@ -41,7 +44,13 @@ void store_close(struct mq_store *st);
  * QoS 2 ids. Returns 0, or -1 with a message in err. Implemented in store_restore.c. */
 int store_restore(struct mq_store *st, struct broker *b, uint64_t now_ms, char *err, size_t errlen);
 
+/* Changes queued and not yet committed beyond which durability relaxed holds acknowledgements. */
+#define STORE_RELAXED_BACKLOG 50000
+
 bool store_is_full(const struct mq_store *st);
+/* True when acknowledgements must wait for the commit of what they vouch for: durability full,
+ * or durability relaxed with more than STORE_RELAXED_BACKLOG changes waiting. */
+bool store_acks_wait(const struct mq_store *st);
 
 /* Changes. Every pointer is borrowed; what the store keeps it copies, or takes a reference on
  * (messages). Each returns the change's sequence number (0 when out of memory, the change

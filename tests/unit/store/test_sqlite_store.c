@@ -1,7 +1,8 @@
 /*
  * Unit tests of the durable store with a real SQLite file: changes queued by the broker come
  * back after the store is closed and opened again, a callback waits for the commit, a group is
- * committed whole, and a damaged file is refused by name.
+ * committed whole, a relaxed store that falls behind bounds its backlog, and a damaged file is
+ * refused by name.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,6 +189,35 @@ static void test_damaged_file_is_refused_naming_it(void **state)
     assert_non_null(strstr(err, path));
 }
 
+static void wait_committed(struct mq_store *st, uint64_t seq)
+{
+    for (int i = 0; i < 2500 && !store_committed(st, seq); i++)
+        usleep(2000);
+}
+
+static void test_relaxed_store_that_falls_behind_commits_at_once_and_holds_acks(void **state)
+{
+    struct mq_store *st = NULL;
+    assert_int_equal(store_open(&st, path, MQ_DURABILITY_RELAXED, 60000, err, sizeof err), 0);
+    uint64_t first = store_retained_delete(st, (const uint8_t *)"r/0", 3);
+    usleep(200000);
+    /* Keeping up: the change waits for the interval, and acknowledgements do not wait. */
+    assert_false(store_committed(st, first));
+    assert_false(store_acks_wait(st));
+    /* Inside a group nothing is committed, so the backlog builds up for certain. */
+    store_group_begin(st);
+    uint64_t last = 0;
+    for (int i = 0; i <= STORE_RELAXED_BACKLOG; i++)
+        last = store_retained_delete(st, (const uint8_t *)"r/x", 3);
+    assert_true(store_acks_wait(st));
+    store_group_end(st);
+    /* Behind: committed without waiting for the 60 s interval, then acknowledgements flow. */
+    wait_committed(st, last);
+    assert_true(store_committed(st, last));
+    assert_false(store_acks_wait(st));
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +230,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deleting_a_session_deletes_what_it_owns, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_damaged_file_is_refused_naming_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_relaxed_store_that_falls_behind_commits_at_once_and_holds_acks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
