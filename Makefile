@@ -38,10 +38,12 @@ clean:
 .PHONY: bench bench-quick
 bench: build
 	/usr/bin/python3 bench/compare.py --build $(BUILD)
+	/usr/bin/python3 bench/durable.py --build $(BUILD)
 	/usr/bin/python3 bench/transports.py --build $(BUILD)
 
 bench-quick: build
 	/usr/bin/python3 bench/compare.py --quick --build $(BUILD)
+	/usr/bin/python3 bench/durable.py --quick --build $(BUILD)
 	/usr/bin/python3 bench/transports.py --quick --build $(BUILD)
 
 # MQTT over TCP vs QUIC on a 100 ms, lossy link between two network namespaces
