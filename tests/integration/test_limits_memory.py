@@ -56,12 +56,19 @@ class OverAndBack(BrokerTestCase):
         super().setUpClass()
 
     def fill_until_refused(self, pub):
-        """Publishes 1 MiB QoS 1 messages for an offline session until one is refused."""
-        for i in range(4 * MARGIN // PAYLOAD):
+        """Publishes 1 MiB QoS 1 messages for an offline session until they are refused and
+        still are a few samples later (a refusal may also come from a passing peak, such as
+        the input buffer of a message being read). Returns how many were accepted."""
+        accepted = 0
+        while accepted < 4 * MARGIN // PAYLOAD:
             ack = pub.publish(self.topic(), b"m" * PAYLOAD, qos=1)
             if ack.reason_code == RC_QUOTA_EXCEEDED:
-                return i
+                time.sleep(0.3)
+                if pub.publish(self.topic(), b"m", qos=1).reason_code == RC_QUOTA_EXCEEDED:
+                    return accepted
+                continue
             self.assertEqual(ack.reason_code, 0, ack)
+            accepted += 1
         self.fail("memory_limit never refused a message")
 
     @mqttd_only("memory_limit refuses connections and messages in mqttd")
