@@ -81,6 +81,19 @@ static enum mqttd_auth_result step(struct conn *c, const char *client_id, const 
     return r;
 }
 
+/* One step on an AUTH packet's data: CONTINUE is answered with AUTH 0x18 here, and FAIL ends
+ * the exchange. */
+static enum mqttd_auth_result auth_step(struct conn *c, const mq_props *props,
+                                        mqttd_auth_reply *reply, uint8_t *fail_reason)
+{
+    enum mqttd_auth_result r = step(c, NULL, props, reply, fail_reason);
+    if (r == MQTTD_AUTH_CONTINUE)
+        send_auth(c, MQ_RC_CONTINUE_AUTHENTICATION, reply);
+    else if (r == MQTTD_AUTH_FAIL)
+        end_exchange(c->auth);
+    return r;
+}
+
 /* Keeps what a successful exchange gives the CONNACK; ends the exchange. */
 static int record_success(struct conn *c, const mqttd_auth_reply *reply)
 {
@@ -137,9 +150,8 @@ static int connect_exchange(struct conn *c, const struct mq_disconnect *auth, ui
         return -MQ_RC_PROTOCOL_ERROR;
     mqttd_auth_reply reply = {0};
     uint8_t reason = 0;
-    switch (step(c, NULL, &auth->props, &reply, &reason)) {
+    switch (auth_step(c, &auth->props, &reply, &reason)) {
     case MQTTD_AUTH_CONTINUE:
-        send_auth(c, MQ_RC_CONTINUE_AUTHENTICATION, &reply);
         return 0;
     case MQTTD_AUTH_SUCCESS: {
         if (record_success(c, &reply) != 0)
@@ -156,7 +168,6 @@ static int connect_exchange(struct conn *c, const struct mq_disconnect *auth, ui
         return rc;
     }
     default: {
-        end_exchange(a);
         struct mq_packet ack = {.type = MQ_CONNACK, .u.connack = {.reason_code = reason}};
         conn_send_packet(c, &ack);
         log_info("%s: CONNECT refused: %s (enhanced authentication with %s failed)", conn_peer(c),
@@ -176,9 +187,8 @@ static int reauthenticate(struct conn *c, const struct mq_disconnect *auth)
         return -MQ_RC_PROTOCOL_ERROR;
     mqttd_auth_reply reply = {0};
     uint8_t reason = 0;
-    switch (step(c, NULL, &auth->props, &reply, &reason)) {
+    switch (auth_step(c, &auth->props, &reply, &reason)) {
     case MQTTD_AUTH_CONTINUE:
-        send_auth(c, MQ_RC_CONTINUE_AUTHENTICATION, &reply);
         return 0;
     case MQTTD_AUTH_SUCCESS:
         /* The same user must prove itself again; another name is not a re-authentication. */
@@ -190,7 +200,6 @@ static int reauthenticate(struct conn *c, const struct mq_disconnect *auth)
         end_exchange(a);
         return 0;
     default:
-        end_exchange(a);
         return -reason; /* DISCONNECT with the reason [MQTT-4.12.1-2] */
     }
 }
