@@ -58,7 +58,7 @@ class MessageRate(BrokerTestCase):
             start = time.monotonic()
             self.assertEqual(other.publish(self.topic("other"), b"%d" % i, qos=1).reason_code, 0)
             self.assertEqual(watcher.recv_publish().payload, b"%d" % i)
-            self.assertLess(time.monotonic() - start, 0.5)
+            self.assertLess(time.monotonic() - start, 1.0)  # the backlog is 5 s
 
     @mqttd_only("max_messages_per_second is mqttd's")
     def test_qos1_acknowledgements_follow_the_rate(self):
