@@ -18,6 +18,8 @@ static uint64_t decide_locked(struct broker *b, struct session *s)
 {
     struct acl_client who = {s->client_id, s->username};
     uint64_t generation = auth_generation(b->auth);
+    if (!auth_has_acl(b->auth))
+        return generation; /* everything is granted: no need to look at each filter */
     for (struct session_subscription *sub = s->subscriptions; sub; sub = sub->next) {
         uint64_t g;
         enum acl_verdict v = auth_filter_verdict(
