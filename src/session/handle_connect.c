@@ -191,6 +191,12 @@ static void store_whole_session_locked(struct mq_store *st, struct session *s, u
     }
 }
 
+static int refuse_full(struct conn *c)
+{
+    LIMITS_COUNT(&c->broker->limits, connections_refused);
+    return refuse(c, MQ_RC_QUOTA_EXCEEDED, "max_connections reached");
+}
+
 /* Reserves a connection slot under max_connections. */
 static bool take_connection_slot(struct broker *b)
 {
@@ -254,6 +260,13 @@ int handle_connect(struct conn *c, const struct mq_connect *p, mq_bytes raw, uin
     uint8_t reason = check_request(c, p, &why);
     if (reason)
         return refuse(c, reason, why);
+    /* Before any password hash is computed: refusing is then cheap. */
+    if (limits_memory_over(&b->limits)) {
+        LIMITS_COUNT(&b->limits, memory_refused);
+        return refuse(c, MQ_RC_QUOTA_EXCEEDED, "memory_limit reached");
+    }
+    if (cfg->max_connections && atomic_load(&b->stats.connections) >= cfg->max_connections)
+        return refuse_full(c);
     bool password_user;
     int auth_rc = authenticate(c, p, raw, &password_user, &why);
     if (auth_rc == ENHANCED_AUTH_WAIT)
@@ -288,14 +301,8 @@ int handle_connect(struct conn *c, const struct mq_connect *p, mq_bytes raw, uin
     reason = run_connect_handlers(c, client_id);
     if (reason)
         return refuse(c, reason, "refused by the server's connect handler");
-    if (limits_memory_over(&b->limits)) {
-        LIMITS_COUNT(&b->limits, memory_refused);
-        return refuse(c, MQ_RC_QUOTA_EXCEEDED, "memory_limit reached");
-    }
-    if (!take_connection_slot(b)) {
-        LIMITS_COUNT(&b->limits, connections_refused);
-        return refuse(c, MQ_RC_QUOTA_EXCEEDED, "max_connections reached");
-    }
+    if (!take_connection_slot(b))
+        return refuse_full(c);
 
     uint32_t expiry;
     bool expiry_capped = false;
