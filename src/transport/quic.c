@@ -191,16 +191,28 @@ static int cb_remove_cid(ngtcp2_conn *qc, const ngtcp2_cid *cid, void *user)
 
 static const struct conn_transport quic_transport;
 
-static int cb_handshake_completed(ngtcp2_conn *qc, void *user)
+static int link_start_engine(struct quic_link *link)
 {
-    struct quic_link *link = user;
     struct worker *w = link->ep->worker;
     link->conn = conn_new(w->broker, &quic_transport, link, broker_now_ms());
     if (!link->conn)
-        return NGTCP2_ERR_CALLBACK_FAILURE;
+        return -1;
     link->conn->listener = link->ep->listener->config;
     worker_add_conn(w, link->conn);
-    log_debug("%s: quic handshake completed", link->peer);
+    return 0;
+}
+
+static int cb_handshake_completed(ngtcp2_conn *qc, void *user)
+{
+    struct quic_link *link = user;
+    /* A client that sent its CONNECT in 0-RTT has its engine already (link_deliver). */
+    if (!link->conn && link_start_engine(link) != 0)
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    if (quic_tls_send_ticket(link->tls) != 0)
+        log_debug("%s: quic: no session ticket sent", link->peer);
+    log_debug("%s: quic handshake completed%s", link->peer,
+              gnutls_session_get_flags(link->tls) & GNUTLS_SFLAGS_EARLY_DATA ? " (0-RTT accepted)"
+                                                                             : "");
     return 0;
 }
 
@@ -453,34 +465,64 @@ static void on_link_timer(uv_timer_t *t)
     link_write(link);
 }
 
+/* Before the handshake completes (0-RTT, or 1-RTT packets that overtook the one completing it)
+ * stream bytes wait in link->early. Returns 0, or -1 when the link was closed. */
+static int link_hold(struct quic_link *link, const uint8_t *data, size_t len)
+{
+    uint8_t *early =
+        len <= EARLY_MAX - link->early_len ? realloc(link->early, link->early_len + len) : NULL;
+    if (!early) {
+        link_close_now(link, true);
+        return -1;
+    }
+    memcpy(early + link->early_len, data, len);
+    link->early = early;
+    link->early_len += len;
+    return 0;
+}
+
+/* 0-RTT: a CONNECT at the head of the held bytes starts the engine before the handshake
+ * completes, so the CONNACK leaves half a round trip after the client's first flight. Only
+ * the CONNECT: whatever follows it waits for the handshake, which a replayer of the 0-RTT
+ * packets cannot complete (quic_early.h). */
+static void link_early_connect(struct quic_link *link)
+{
+    size_t plen = 0;
+    if (link->conn || link->early_len == 0 || (link->early[0] >> 4) != MQ_CONNECT ||
+        mq_frame(link->early, link->early_len, 0, &plen) != 1)
+        return;
+    if (link_start_engine(link) != 0) {
+        link_close_now(link, true);
+        return;
+    }
+    log_debug("%s: quic: CONNECT in 0-RTT", link->peer);
+    conn_feed(link->conn, link->early, plen, broker_now_ms());
+    memmove(link->early, link->early + plen, link->early_len - plen);
+    link->early_len -= plen;
+}
+
 /* Stream bytes of the packet just read go to the engine, now that ngtcp2 has returned. */
 static void link_deliver(struct quic_link *link)
 {
     struct quic_endpoint *ep = link->ep;
     size_t len = ep->stream_in_len;
     ep->stream_in_len = 0;
-    if (len && !link->conn) {
-        /* A 1-RTT packet with stream data can arrive before the one that completes the
-         * handshake: its bytes wait here for the engine. */
-        uint8_t *early =
-            len <= EARLY_MAX - link->early_len ? realloc(link->early, link->early_len + len) : NULL;
-        if (!early) {
-            link_close_now(link, true);
+    bool complete = ngtcp2_conn_get_handshake_completed(link->qc) != 0;
+    if (len && (!complete || !link->conn || link->early_len)) {
+        if (link_hold(link, ep->stream_in, len) != 0)
             return;
-        }
-        memcpy(early + link->early_len, ep->stream_in, len);
-        link->early = early;
-        link->early_len += len;
-    } else if (link->conn) {
-        if (link->early_len) {
-            conn_feed(link->conn, link->early, link->early_len, broker_now_ms());
-            free(link->early);
-            link->early = NULL;
-            link->early_len = 0;
-        }
-        if (len && !link->closed)
-            conn_feed(link->conn, ep->stream_in, len, broker_now_ms());
+        len = 0;
     }
+    if (!complete)
+        link_early_connect(link);
+    if (complete && link->conn && link->early_len && !link->closed) {
+        conn_feed(link->conn, link->early, link->early_len, broker_now_ms());
+        free(link->early);
+        link->early = NULL;
+        link->early_len = 0;
+    }
+    if (len && link->conn && !link->closed)
+        conn_feed(link->conn, ep->stream_in, len, broker_now_ms());
     if (ep->stream_in_cap > 65536) {
         free(ep->stream_in);
         ep->stream_in = NULL;

@@ -111,6 +111,15 @@ void quic_sendbuf_acked(struct quic_sendbuf *b, uint64_t end)
     }
 }
 
+void quic_sendbuf_rewind(struct quic_sendbuf *b)
+{
+    if (b->base != 0)
+        return;
+    b->sent = 0;
+    /* QUIC dropped the refused streams, and with them every pointer into retired blocks. */
+    free_retired(b, UINT64_MAX);
+}
+
 size_t quic_sendbuf_unacked(const struct quic_sendbuf *b)
 {
     return b->len;

@@ -46,6 +46,10 @@ void quic_sendbuf_consumed(struct quic_sendbuf *b, size_t n);
  * dropped. Offsets at or before base, or past what was sent, change only what they can. */
 void quic_sendbuf_acked(struct quic_sendbuf *b, uint64_t end);
 
+/* The peer refused 0-RTT: it saw none of the bytes, so all of them are offered again. Only
+ * before any acknowledgement (base 0); does nothing otherwise. */
+void quic_sendbuf_rewind(struct quic_sendbuf *b);
+
 /* Bytes sent or waiting, not yet acknowledged. */
 size_t quic_sendbuf_unacked(const struct quic_sendbuf *b);
 

@@ -4,8 +4,11 @@
 #include "transport/quic_tls.h"
 
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "transport/quic_early.h"
 
 /* TLS 1.3 only (QUIC requires it); the middlebox compatibility mode is meaningless over QUIC. */
 static const char priority[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:%DISABLE_TLS13_COMPAT_MODE";
@@ -56,7 +59,12 @@ int quic_tls_server_session(const struct quic_tls_server *s, ngtcp2_crypto_conn_
                             gnutls_session_t *out)
 {
     gnutls_session_t session;
-    if (gnutls_init(&session, GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA) != 0)
+    /* Tickets are sent by quic_tls_send_ticket once the handshake is complete, at 1-RTT. */
+    bool early = quic_early_init() == 0;
+    unsigned flags = GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA;
+    if (early)
+        flags |= GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_AUTO_SEND_TICKET;
+    if (gnutls_init(&session, flags) != 0)
         return -1;
     gnutls_datum_t alpn = {(unsigned char *)QUIC_ALPN, sizeof QUIC_ALPN - 1};
     if (gnutls_priority_set_direct(session, priority, NULL) != 0 ||
@@ -69,7 +77,24 @@ int quic_tls_server_session(const struct quic_tls_server *s, ngtcp2_crypto_conn_
     }
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_POST,
                                        check_alpn);
+    if (early) {
+        /* QUIC carries 0-RTT in its own packets: TLS's early data limit must be 0xffffffff
+         * (RFC 9001 4.6.1); QUIC flow control bounds it. */
+        if (gnutls_session_ticket_enable_server(session, quic_early_ticket_key()) != 0) {
+            gnutls_deinit(session);
+            return -1;
+        }
+        gnutls_anti_replay_enable(session, quic_early_anti_replay());
+        gnutls_record_set_max_early_data_size(session, 0xffffffffu);
+    }
     gnutls_session_set_ptr(session, ref);
     *out = session;
     return 0;
+}
+
+int quic_tls_send_ticket(gnutls_session_t session)
+{
+    if (quic_early_init() != 0)
+        return 0;
+    return gnutls_session_ticket_send(session, 1, 0) == 0 ? 0 : -1;
 }

@@ -3,6 +3,7 @@
  * the certificate loaded once per endpoint, and one server session per connection that
  * accepts only ALPN "mqtt", so a client that does not say it speaks MQTT is refused during
  * the handshake (TLS alert no_application_protocol) instead of sending us bytes we misread.
+ * Sessions issue tickets and accept 0-RTT under the anti-replay of quic_early.h.
  */
 #ifndef MQTTD_QUIC_TLS_H
 #define MQTTD_QUIC_TLS_H
@@ -28,5 +29,9 @@ void quic_tls_server_free(struct quic_tls_server *s);
  * (gnutls_deinit). */
 int quic_tls_server_session(const struct quic_tls_server *s, ngtcp2_crypto_conn_ref *ref,
                             gnutls_session_t *out);
+
+/* Sends the client a session ticket (for resumption and 0-RTT next time); call once the
+ * handshake is complete. Returns 0 or -1. */
+int quic_tls_send_ticket(gnutls_session_t session);
 
 #endif

@@ -107,6 +107,25 @@ class BenchOverEveryTransport(unittest.TestCase):
                 self.assertEqual(r["connected"], 30)
                 self.assertEqual(r["lost_during_hold"], 0)
 
+    def test_quic_ticket_file_makes_later_connections_send_connect_in_0rtt(self):
+        ticket = os.path.join(self.dir, "quic.ticket")
+        rc, r, err = self.bench("quic", "conn", "-c", "1", "--hold", "0", "--quic-ticket",
+                                ticket)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(r["quic_0rtt"], 0)  # no ticket yet: a full handshake
+        self.assertTrue(os.path.getsize(ticket) > 0)
+        rc, r, err = self.bench("quic", "conn", "-c", "10", "--hold", "0", "--quic-ticket",
+                                ticket)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(r["connected"], 10)
+        self.assertEqual(r["quic_0rtt"], 10)
+
+    def test_qos1_over_quic_loses_nothing_after_0rtt(self):
+        ticket = os.path.join(self.dir, "quic-p2p.ticket")
+        self.bench("quic", "conn", "-c", "1", "--hold", "0", "--quic-ticket", ticket)
+        self.assert_qos1_lossless("quic", "p2p", "-P", "4", "-r", "2000", "--quic-ticket",
+                                  ticket)
+
     def test_untrusted_server_certificate_fails_the_handshakes(self):
         other_dir = os.path.join(self.dir, "other")
         os.makedirs(other_dir, exist_ok=True)

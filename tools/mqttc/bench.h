@@ -57,9 +57,10 @@ struct bench_opts {
     const char *cafile;         /* TLS and QUIC: trusted CAs (NULL: the system's) */
     const char *certfile;       /* TLS: client certificate, and its key */
     const char *keyfile;
-    bool insecure;       /* do not check the server's name against its certificate */
-    bool tls_resume;     /* TLS: resume the first connection's session in the others */
-    int quic_timeout_ms; /* QUIC handshake time limit */
+    bool insecure;           /* do not check the server's name against its certificate */
+    bool tls_resume;         /* TLS: resume the first connection's session in the others */
+    int quic_timeout_ms;     /* QUIC handshake time limit */
+    const char *quic_ticket; /* QUIC: session ticket file for 0-RTT (NULL: none) */
 };
 
 /* Parses `mqttc bench SCENARIO [options]` (argv[0] is the scenario). Returns 0, 1 when help was

@@ -18,6 +18,7 @@
 
 #include "bench_engine.h"
 #include "bench_report.h"
+#include "net_quic.h"
 
 #define FD_RESERVE 64u
 /* A QUIC connection is a bridge thread with a UDP socket and a socket pair (net_quic.c). */
@@ -86,7 +87,7 @@ static int child_run(const struct bench_opts *o, uint32_t count, uint32_t base, 
         bench_engine_step(&e, 10);
     r.ready = e.ready;
     r.failed = e.n - e.ready;
-    r.resumed = e.tls_resumed;
+    r.resumed = o->transport == BENCH_QUIC ? (uint32_t)net_quic_early_accepted() : e.tls_resumed;
     r.first_ready_ns = e.first_ready_ns;
     r.last_ready_ns = e.last_ready_ns;
     r.cpu_s = bench_self_cpu_s(false);
@@ -241,6 +242,8 @@ int bench_run_conn(const struct bench_opts *o)
     f[n++] = BF_NUM("lost_during_hold", lost, NULL);
     if (o->transport == BENCH_TLS || o->transport == BENCH_WSS)
         f[n++] = BF_NUM("tls_resumed", total.resumed, "handshakes that resumed a session");
+    if (o->transport == BENCH_QUIC)
+        f[n++] = BF_NUM("quic_0rtt", total.resumed, "connections whose 0-RTT CONNECT was accepted");
     if (o->pid) {
         f[n++] = BF_NUM("broker_cpu_s", cpu1 - cpu0, "s while connecting");
         f[n++] = BF_NUM("broker_rss_before_kb", rss_before, "kB");

@@ -278,8 +278,9 @@ static void open_due(struct bench_engine *e)
     if (e->o->scenario == BENCH_CONN && e->o->rate > 0)
         allowed = (uint64_t)((double)(e->now - e->open_start_ns) / 1e9 * e->o->rate) + 1;
     uint32_t max_opening = e->max_opening;
-    /* --tls-resume: the first connection runs alone, so that every later one finds its ticket. */
-    if (e->o->tls_resume && !e->tls_session && e->ready + e->dead == 0)
+    /* --tls-resume, --quic-ticket: the first connection runs alone, so that every later one
+     * finds its ticket. */
+    if (((e->o->tls_resume && !e->tls_session) || e->o->quic_ticket) && e->ready + e->dead == 0)
         max_opening = 1;
     while (e->next_open < e->n && e->next_open < allowed && e->opening < max_opening)
         open_one(e, &e->conns[e->next_open++]);

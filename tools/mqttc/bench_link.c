@@ -70,6 +70,7 @@ int blink_quic_open(struct bench_engine *e)
     q.keep_alive = o->keep_alive;
     q.cafile = o->cafile;
     q.insecure = o->insecure;
+    q.ticket_file = o->quic_ticket;
     char err[256];
     int fd = net_quic_open(o->host, o->port, &q, err, sizeof err);
     if (fd < 0 && e->refused == 0)

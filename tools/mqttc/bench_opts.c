@@ -52,6 +52,8 @@ void bench_usage(void)
            "      --tls-resume      TLS: the first connection runs alone, and every later one\n"
            "                        resumes its session (ticket)\n"
            "      --quic-timeout MS QUIC handshake time limit (3000)\n"
+           "      --quic-ticket FILE QUIC: keep the session ticket in FILE and send CONNECT in\n"
+           "                        0-RTT when FILE holds one (the first connection runs alone)\n"
            "      --help            this text\n"
            "\n"
            "Every socket has TCP_NODELAY set; writes are batched once per loop iteration\n"
@@ -208,6 +210,7 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
         O_INSECURE,
         O_TLS_RESUME,
         O_QUIC_TIMEOUT,
+        O_QUIC_TICKET,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -240,6 +243,7 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
         {"insecure", no_argument, NULL, O_INSECURE},
         {"tls-resume", no_argument, NULL, O_TLS_RESUME},
         {"quic-timeout", required_argument, NULL, O_QUIC_TIMEOUT},
+        {"quic-ticket", required_argument, NULL, O_QUIC_TICKET},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -349,6 +353,9 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
         case O_QUIC_TIMEOUT:
             if ((rc = parse_num(optarg, "--quic-timeout", 1, 600000, &v)) == 0)
                 o->quic_timeout_ms = (int)v;
+            break;
+        case O_QUIC_TICKET:
+            o->quic_ticket = optarg;
             break;
         case O_HELP:
             bench_usage();

@@ -19,6 +19,7 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "net_quic_ticket.h"
 #include "transport/quic_sendbuf.h"
 
 #define ALPN "mqtt"
@@ -68,6 +70,9 @@ struct bridge {
     bool migrated, debug;
     struct publish_counter up, down;
     ngtcp2_connection_close_error ccerr;
+    char *ticket_file;             /* --quic-ticket (owned copy); NULL: no 0-RTT */
+    struct net_quic_ticket ticket; /* what the file held when this connection started */
+    bool early;                    /* CONNECT may go out in 0-RTT packets */
 
     pthread_mutex_t lock; /* guards state, abandon, exiting */
     pthread_cond_t changed;
@@ -79,6 +84,7 @@ struct bridge {
     struct bridge *next;
 };
 
+static atomic_ulong early_accepted;
 static pthread_mutex_t bridges_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bridge *bridges;
 static bool exit_hook_installed;
@@ -166,9 +172,56 @@ static int cb_extend_max_bidi(ngtcp2_conn *qc, uint64_t max_streams, void *user)
     return 0;
 }
 
+/* A refused 0-RTT: QUIC dropped the stream, so it is opened again and every byte resent. */
+static int early_refused(struct bridge *b)
+{
+    if (ngtcp2_conn_early_data_rejected(b->qc) != 0)
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    quic_sendbuf_rewind(&b->out);
+    b->stream_id = -1;
+    if (ngtcp2_conn_open_bidi_stream(b->qc, &b->stream_id, NULL) != 0)
+        b->stream_id = -1; /* opened when the server grants a stream (cb_extend_max_bidi) */
+    if (b->debug)
+        fprintf(stderr, "QUIC: the server refused 0-RTT; CONNECT resent after the handshake\n");
+    return 0;
+}
+
 static int cb_handshake_completed(ngtcp2_conn *qc, void *user)
 {
-    set_state(user, BRIDGE_UP, NULL);
+    struct bridge *b = user;
+    if (b->early) {
+        b->early = false;
+        if (!(gnutls_session_get_flags(b->tls) & GNUTLS_SFLAGS_EARLY_DATA)) {
+            if (early_refused(b) != 0)
+                return NGTCP2_ERR_CALLBACK_FAILURE;
+        } else {
+            atomic_fetch_add(&early_accepted, 1);
+        }
+    }
+    set_state(b, BRIDGE_UP, NULL);
+    return 0;
+}
+
+unsigned long net_quic_early_accepted(void)
+{
+    return atomic_load(&early_accepted);
+}
+
+/* A session ticket arrived: kept with the server's transport parameters for next time. */
+static int on_ticket(gnutls_session_t session, unsigned int htype, unsigned when,
+                     unsigned int incoming, const gnutls_datum_t *msg)
+{
+    struct bridge *b = ((ngtcp2_crypto_conn_ref *)gnutls_session_get_ptr(session))->user_data;
+    gnutls_datum_t data = {NULL, 0};
+    uint8_t params[512];
+    ngtcp2_ssize plen = ngtcp2_encode_transport_params(
+        params, sizeof params, NGTCP2_TRANSPORT_PARAMS_TYPE_ENCRYPTED_EXTENSIONS,
+        ngtcp2_conn_get_remote_transport_params(b->qc));
+    if (plen > 0 && gnutls_session_get_data2(session, &data) == 0 &&
+        net_quic_ticket_save(b->ticket_file, data.data, data.size, params, (size_t)plen) != 0 &&
+        b->debug)
+        fprintf(stderr, "QUIC: cannot write the session ticket to %s\n", b->ticket_file);
+    gnutls_free(data.data);
     return 0;
 }
 
@@ -265,15 +318,42 @@ static int tls_setup(struct bridge *b, const char *host, const struct net_quic_o
         snprintf(b->error, sizeof b->error, "cannot load CA file %s", o->cafile);
         return -1;
     }
-    if (gnutls_init(&b->tls, GNUTLS_CLIENT | GNUTLS_NO_END_OF_EARLY_DATA) != 0 ||
+    b->early = b->ticket_file && net_quic_ticket_load(b->ticket_file, &b->ticket) == 0;
+    unsigned flags = GNUTLS_CLIENT | GNUTLS_NO_END_OF_EARLY_DATA;
+    if (b->early)
+        flags |= GNUTLS_ENABLE_EARLY_DATA;
+    if (gnutls_init(&b->tls, flags) != 0 ||
         ngtcp2_crypto_gnutls_configure_client_session(b->tls) != 0 ||
         gnutls_priority_set_direct(b->tls, priority, NULL) != 0 ||
         gnutls_credentials_set(b->tls, GNUTLS_CRD_CERTIFICATE, b->cred) != 0 ||
         gnutls_alpn_set_protocols(b->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0)
         return -1;
+    if (b->early && gnutls_session_set_data(b->tls, b->ticket.session, b->ticket.session_len) != 0)
+        b->early = false; /* a stale or foreign ticket: a full handshake */
+    if (b->ticket_file)
+        gnutls_handshake_set_hook_function(b->tls, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                           GNUTLS_HOOK_POST, on_ticket);
     gnutls_session_set_ptr(b->tls, &b->ref);
     gnutls_server_name_set(b->tls, GNUTLS_NAME_DNS, host, strlen(host));
     gnutls_session_set_verify_cert(b->tls, o->insecure ? NULL : host, 0);
+    return 0;
+}
+
+/* 0-RTT: the stream opens at once on the remembered transport parameters, so the
+ * application's first bytes (CONNECT) leave in 0-RTT packets with the ClientHello. */
+static int early_setup(struct bridge *b)
+{
+    ngtcp2_transport_params params;
+    if (ngtcp2_decode_transport_params(&params, NGTCP2_TRANSPORT_PARAMS_TYPE_ENCRYPTED_EXTENSIONS,
+                                       b->ticket.params, b->ticket.params_len) != 0) {
+        b->early = false;
+        return 0;
+    }
+    ngtcp2_conn_set_early_remote_transport_params(b->qc, &params);
+    if (ngtcp2_conn_open_bidi_stream(b->qc, &b->stream_id, NULL) != 0) {
+        b->stream_id = -1;
+        b->early = false;
+    }
     return 0;
 }
 
@@ -303,7 +383,7 @@ static int quic_setup(struct bridge *b, uint16_t keep_alive, int handshake_timeo
                                &settings, &params, NULL, b) != 0)
         return -1;
     ngtcp2_conn_set_tls_native_handle(b->qc, b->tls);
-    return 0;
+    return b->early ? early_setup(b) : 0;
 }
 
 /* ---- the bridge thread ---- */
@@ -490,7 +570,8 @@ static void *bridge_run(void *arg)
         struct pollfd p[3] = {{.fd = b->udp[0], .events = POLLIN},
                               {.fd = b->udp[1], .events = POLLIN},
                               {.fd = b->app, .events = 0}};
-        if (b->stream_id >= 0 && !b->app_eof && ngtcp2_conn_get_handshake_completed(b->qc)) {
+        if (b->stream_id >= 0 && !b->app_eof &&
+            (b->early || ngtcp2_conn_get_handshake_completed(b->qc))) {
             size_t unsent;
             quic_sendbuf_unsent(&b->out, &unsent);
             if (unsent < OUT_LIMIT)
@@ -557,6 +638,8 @@ static void bridge_free(struct bridge *b)
     if (b->cred)
         gnutls_certificate_free_credentials(b->cred);
     quic_sendbuf_free(&b->out);
+    net_quic_ticket_free(&b->ticket);
+    free(b->ticket_file);
     free(b->in);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->changed);
@@ -623,6 +706,7 @@ static struct bridge *bridge_start(const char *host, const char *port,
     b->ref.user_data = b;
     b->migrate_after = o->migrate_after;
     b->debug = o->debug;
+    b->ticket_file = o->ticket_file ? strdup(o->ticket_file) : NULL;
     ngtcp2_connection_close_error_default(&b->ccerr);
     pthread_mutex_init(&b->lock, NULL);
     pthread_condattr_t attr;

@@ -24,6 +24,9 @@ struct net_quic_options {
     const char *cafile;       /* trusted CAs for the server certificate; NULL: the system's */
     bool insecure;            /* do not check the server's name (the chain is still verified) */
     bool debug;               /* say on stderr what the transport does (fallback, migration) */
+    const char *ticket_file;  /* 0-RTT: the session ticket and the server's transport parameters
+                                 are kept here; when the file holds them, CONNECT goes out in
+                                 0-RTT packets. NULL: no 0-RTT */
 };
 
 /* Splits a --fallback value, mqtt://HOST[:PORT] or HOST[:PORT] (IPv6 in brackets), into
@@ -40,6 +43,9 @@ int net_quic_parse_fallback(const char *url, char *host, size_t hostlen, char *p
  */
 int net_quic_connect(const char *host, const char *port, const struct net_quic_options *o,
                      int timeout_ms, bool *used_quic, char *err, size_t errlen);
+
+/* How many connections of this process had their 0-RTT data accepted by the server. */
+unsigned long net_quic_early_accepted(void);
 
 /*
  * Starts a QUIC connection without waiting for its handshake, for callers that open many at
