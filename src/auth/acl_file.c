@@ -147,7 +147,7 @@ int acl_parse(const char *text, size_t len, const char *name, struct acl **out, 
             access = 0;
         else if (!word_is(rest, access_len, "readwrite"))
             filter = rest, filter_len = rest_len; /* no access word: the rest is the filter */
-        if (filter_len == 0 || filter_len > 65535 ||
+        if (filter_len == 0 || filter_len > 65535 || memchr(filter, 0, filter_len) ||
             !topic_filter_valid((const uint8_t *)filter, filter_len, 0, 65535)) {
             snprintf(err, errlen, "%s:%u: invalid topic filter '%.*s'", name, line.number,
                      (int)(filter_len > 200 ? 200 : filter_len), filter);

@@ -175,6 +175,11 @@ static void test_bad_lines_name_file_and_line(void **state)
     parse_fails("topic read\n", "acl:1: invalid topic filter");
     parse_fails("topic a/#/b\n", "acl:1: invalid topic filter 'a/#/b'");
     parse_fails("pattern write a+/b\n", "acl:1: invalid topic filter");
+    struct acl *acl = NULL;
+    char err[256];
+    const char nul[] = "topic read a\0b\n";
+    assert_int_equal(acl_parse(nul, sizeof nul - 1, "acl", &acl, err, sizeof err), -1);
+    assert_non_null(strstr(err, "acl:1: invalid topic filter"));
 }
 
 int main(void)
