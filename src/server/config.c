@@ -112,6 +112,7 @@ static bool parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"};
     static const char *const no[] = {"false", "no", "off", "0"};
+    *out = false; /* callers read it only on success; gcc -O3 cannot see that */
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
         if (strcasecmp(s, yes[i]) == 0) {
             *out = true;

@@ -85,7 +85,7 @@ static void test_comments_blank_lines_and_surrounding_blanks_are_skipped(void **
 
 static void test_error_names_file_and_line(void **state)
 {
-    char want[300];
+    char want[400]; /* a path of up to 300 bytes and the message */
     const char *path = write_file("b.conf", "# header\n\nmax_qos 1\nmax_qos 7\nworkers 2\n");
     snprintf(want, sizeof want, "%s:4: max_qos: '7' is not a number between 0 and 2", path);
     load_fails(path, want);
