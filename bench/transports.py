@@ -7,9 +7,9 @@ Mosquitto with mqtt://, mqtts://, ws:// and wss:// (Debian's has no QUIC), every
 one ECDSA P-256 certificate made here with openssl and limited to TLS 1.3. Against each it runs
 the same `mqttc bench` scenarios over every transport the broker serves, at a fixed offered
 rate: QoS 0 fan-in and QoS 1 point-to-point (delivered/s, p50/p99 latency, broker CPU-seconds
-per million deliveries), then TLS handshakes per second (`mqttc bench conn` over mqtts://, full
-handshakes, then with session resumption). Runs alternate which broker goes first; medians of
-the runs go into docs/BENCHMARKS.md between the transport-bench markers.
+per million deliveries), then handshakes per second (`mqttc bench conn` over mqtts://, full and
+resumed, and for mqttd over quic://, full and 0-RTT). Runs alternate which broker goes first;
+medians of the runs go into docs/BENCHMARKS.md between the transport-bench markers.
 
 Broker start-up, the runner of `mqttc bench`, medians and the document writer are
 bench/compare.py's. Standard library only; run with /usr/bin/python3.
@@ -102,20 +102,22 @@ class TransportBroker(compare.Broker):
 
 
 def timing(quick):
-    return ["-d", "1", "-w", "0.3", "--drain", "1.5"] if quick else ["-d", "1.5", "-w", "0.5",
+    return ["-d", "0.8", "-w", "0.2", "--drain", "1"] if quick else ["-d", "1.5", "-w", "0.5",
                                                                      "--drain", "1.5"]
 
 
-def one_run(bench, brokers, run, quick, handshakes):
+def one_run(bench, brokers, run, quick, handshakes, ticket_file):
     """Every scenario over every transport against both brokers; returns {kind: {key: report}}."""
     rec = {"mqttd": {}, "mosquitto": {}}
     steps = []
     for s in SCENARIOS:
         for t in TRANSPORTS:
             steps.append(("%s/%s" % (s["key"], t), t, s["args"] + timing(quick)))
-    for mode, extra in (("full", []), ("resumed", ["--tls-resume"])):
-        steps.append(("handshakes-%s/mqtts" % mode, "mqtts",
-                      ["conn", "-c", str(handshakes), "--hold", "0"] + extra))
+    conn = ["conn", "-c", str(handshakes), "--hold", "0"]
+    steps.append(("handshakes-full/mqtts", "mqtts", conn))
+    steps.append(("handshakes-resumed/mqtts", "mqtts", conn + ["--tls-resume"]))
+    steps.append(("handshakes-full/quic", "quic", conn))
+    steps.append(("handshakes-0rtt/quic", "quic", conn + ["--quic-ticket", ticket_file]))
     for i, (key, transport, args) in enumerate(steps):
         order = ["mqttd", "mosquitto"] if (run + i) % 2 == 0 else ["mosquitto", "mqttd"]
         for kind in order:
@@ -183,27 +185,34 @@ def render(results, args, mach, started, elapsed, handshakes):
                     else "",
                     fmt(ratio(cpu, other)) if kind == "mqttd" else ""))
     L.append("")
-    L.append("### TLS handshakes per second (`mqttc bench conn -c %d --hold 0 -L mqtts://...`)"
-             % handshakes)
+    L.append("### Handshakes per second (`mqttc bench conn -c %d --hold 0 -L URL`)" % handshakes)
     L.append("")
-    L.append("TCP connect, TLS 1.3 handshake (ECDHE, ECDSA P-256 signature), CONNECT and CONNACK;"
-             " at most 256 connections being set up at once; the generator runs on the same "
-             "2 CPUs. *Resumed*: `--tls-resume`, every connection after the first offers the "
-             "session ticket the first one received.")
+    L.append("TCP connect and TLS 1.3 handshake (ECDHE, ECDSA P-256 signature), or the QUIC "
+             "handshake (the same TLS 1.3 inside), then CONNECT and CONNACK; at most 256 "
+             "connections being set up at once; the generator runs on the same 2 CPUs (a QUIC "
+             "connection is a thread in it). *resumed*: `--tls-resume`, every connection after "
+             "the first offers the session ticket the first one received. *0-RTT*: "
+             "`--quic-ticket FILE`, the same with QUIC, and CONNECT sent in 0-RTT packets. "
+             "Loopback has no round trip to save, so the rates show the CPU cost; what 0-RTT "
+             "saves on a real link is one round trip before the CONNACK.")
     L.append("")
-    L.append("| handshakes | broker | connections/s | broker CPU-ms per handshake | resumed "
-             "| mqttd/Mosquitto rate |")
+    L.append("| handshakes | broker | connections/s | broker CPU-ms per handshake | resumed or "
+             "0-RTT | mqttd/Mosquitto rate |")
     L.append("| --- | --- | ---: | ---: | ---: | ---: |")
-    for mode in ("full", "resumed"):
-        key = "handshakes-%s/mqtts" % mode
+    rows = [("handshakes-full/mqtts", "mqtts full", "tls_resumed"),
+            ("handshakes-resumed/mqtts", "mqtts resumed", "tls_resumed"),
+            ("handshakes-full/quic", "quic full", "quic_0rtt"),
+            ("handshakes-0rtt/quic", "quic 0-RTT", "quic_0rtt")]
+    for key, label, resumed in rows:
         other = collect(runs, "mosquitto", key, "connect_rate_per_s")
         for kind in ("mqttd", "mosquitto"):
+            if key.endswith("/quic") and kind == "mosquitto":
+                continue
             rate = collect(runs, kind, key, "connect_rate_per_s")
             L.append("| %s | %s | %s | %s | %s | %s |" % (
-                mode, "mqttd" if kind == "mqttd" else "Mosquitto", fmt(rate),
-                fmt(per_handshake_ms(runs, kind, key)),
-                fmt(collect(runs, kind, key, "tls_resumed")),
-                fmt(ratio(rate, other)) if kind == "mqttd" else ""))
+                label, "mqttd" if kind == "mqttd" else "Mosquitto", fmt(rate),
+                fmt(per_handshake_ms(runs, kind, key)), fmt(collect(runs, kind, key, resumed)),
+                fmt(ratio(rate, other)) if kind == "mqttd" and other else ""))
     errors = sorted({"%s %s: %s" % (kind, key, rep.get("error", "exit %s" % rep["exit_status"]))
                      for r in runs for kind in r for key, rep in r[kind].items()
                      if "error" in rep or rep.get("exit_status")})
@@ -248,7 +257,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="mqttd-bench-transports-")
     cert, key = make_cert(workdir)
     bench = compare.Bench(args.build, not args.quiet)
-    handshakes = 200 if args.quick else 600
+    handshakes = 150 if args.quick else 400
     results = {"runs": [], "handshakes": handshakes}
     try:
         for run in range(args.runs):
@@ -256,7 +265,8 @@ def main():
             brokers = {k: TransportBroker(k, args.build, workdir, cert, key).start()
                        for k in ("mqttd", "mosquitto")}
             try:
-                results["runs"].append(one_run(bench, brokers, run, args.quick, handshakes))
+                results["runs"].append(one_run(bench, brokers, run, args.quick, handshakes,
+                                               os.path.join(workdir, "quic.ticket")))
             finally:
                 for b in brokers.values():
                     b.stop()
