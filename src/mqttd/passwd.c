@@ -36,7 +36,7 @@ static void usage(FILE *out)
         "  -D            delete USERNAME\n"
         "  -H HASH       sha512-pbkdf2 (default: $7$, as mosquitto_passwd writes) or\n"
         "                scram-sha-256 (an mqttd entry usable by SCRAM-SHA-256 enhanced\n"
-        "                authentication and plain passwords; Mosquitto does not read it)\n"
+        "                authentication and plain passwords; Mosquitto skips it)\n"
         "  -I N          PBKDF2 iterations (default %d for sha512-pbkdf2, %d for\n"
         "                scram-sha-256)\n"
         "Without -b the password is asked twice on the terminal, or read as one line from\n"

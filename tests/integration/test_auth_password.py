@@ -143,7 +143,10 @@ class MqttdPasswdCommand(unittest.TestCase):
         self.assertNotEqual(mqttd_passwd("-c", "-b", "-I", "0", self.path, "a", "1").returncode, 0)
 
     def test_file_written_by_mqttd_passwd_is_accepted_by_mosquitto(self):
+        """Mosquitto skips a $scram-sha-256$ entry and serves the other users."""
         self.assertEqual(mqttd_passwd("-c", "-b", self.path, "carol", "carol-pw").returncode, 0)
+        self.assertEqual(mqttd_passwd("-b", "-H", "scram-sha-256", self.path, "sam",
+                                      "sam-pw").returncode, 0)
         port = free_port()
         conf = os.path.join(self.dir, "mosquitto.conf")
         with open(conf, "w") as f:
@@ -160,6 +163,8 @@ class MqttdPasswdCommand(unittest.TestCase):
             self.assertEqual(ok.returncode, 0, ok.stderr)
             bad = mosquitto_pub(port, "-u", "carol", "-P", "wrong")
             self.assertNotEqual(bad.returncode, 0)
+            scram_only = mosquitto_pub(port, "-u", "sam", "-P", "sam-pw")
+            self.assertNotEqual(scram_only.returncode, 0)
         finally:
             proc.terminate()
             proc.wait(5)
