@@ -4,9 +4,12 @@ missing password is refused (v5 CONNACK 0x86, 3.1.1 return code 4), with real cl
 (mosquitto_pub, paho) and the raw harness."""
 
 import os
+import pty
 import shutil
 import subprocess
 import tempfile
+import termios
+import time
 import unittest
 
 import paho.mqtt.client as paho
@@ -136,6 +139,34 @@ class MqttdPasswdCommand(unittest.TestCase):
         self.assertNotEqual(mqttd_passwd("-D", self.path, "b").returncode, 0)
         with open(self.path) as f:
             self.assertEqual(sorted(l.split(":")[0] for l in f.read().splitlines()), ["a", "c"])
+
+    def run_on_terminal(self, args, lines):
+        """Runs `mqttd passwd` with a terminal as its standard input, typing `lines`."""
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([MQTTD, "passwd"] + args, stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        os.close(slave)
+        echoed = []
+        for line in lines:
+            time.sleep(0.3)
+            echo_on = bool(termios.tcgetattr(master)[3] & termios.ECHO)
+            echoed.append(echo_on)
+            os.write(master, line.encode() + b"\n")
+        out, err = proc.communicate(timeout=10)
+        os.close(master)
+        return proc.returncode, err.decode(), echoed
+
+    def test_prompts_twice_on_a_terminal_without_echo(self):
+        rc, err, echoed = self.run_on_terminal(["-c", self.path, "t"], ["typed", "typed"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Password:", err)
+        self.assertIn("Reenter password:", err)
+        self.assertEqual(echoed, [False, False])
+        rc, err, _ = self.run_on_terminal([self.path, "u"], ["one", "two"])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("do not match", err)
+        with open(self.path) as f:
+            self.assertEqual([l.split(":")[0] for l in f.read().splitlines()], ["t"])
 
     def test_refuses_missing_file_without_c_and_bad_usernames(self):
         self.assertNotEqual(mqttd_passwd("-b", self.path, "a", "1").returncode, 0)
