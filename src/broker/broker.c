@@ -11,6 +11,7 @@
 
 #include "auth/auth.h"
 #include "broker/retained.h"
+#include "broker/sys_topics.h"
 #include "broker/topic.h"
 #include "broker/topic_tree.h"
 #include "server/log.h"
@@ -261,9 +262,11 @@ size_t broker_publish(struct broker *b, struct message *msg, uint64_t now_ms)
          * any other replaces it [MQTT-3.3.1-5]. */
         retained_set(b->retained, msg->topic, msg->topic_len,
                      msg->payload_len ? message_ref(msg) : NULL);
-        if (b->store && msg->payload_len)
+        /* $SYS messages describe this process: never stored. */
+        bool durable = b->store && !sys_topic(msg->topic, msg->topic_len);
+        if (durable && msg->payload_len)
             store_retained_put(b->store, msg, now_ms);
-        else if (b->store)
+        else if (durable)
             store_retained_delete(b->store, msg->topic, msg->topic_len);
         pthread_mutex_unlock(&b->retained_lock);
     }

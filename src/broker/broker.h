@@ -61,6 +61,7 @@ struct broker {
     atomic_uint_fast64_t next_session_serial;
     atomic_uint_fast64_t next_client_number; /* for assigned client identifiers */
     struct broker_stats stats;
+    uint64_t started_ms, sys_published_ms; /* $SYS topics (sys_topics.c; worker 0's tick) */
     struct mq_limits limits; /* counters and shared state of the limits (session/limits.h) */
 
     struct handler *on_connect, *on_publish, *on_subscribe, *on_disconnect;

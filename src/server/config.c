@@ -592,6 +592,7 @@ struct key_def {
 static const struct key_def keys[] = {
     HANDLER_KEY("workers", set_workers),
     NUM_KEY("io_linger_us", KEY_NUMBER, io_linger_us, 0, 10000),
+    NUM_KEY("sys_interval", KEY_DURATION, sys_interval_s, 0, 86400),
     HANDLER_KEY("log_level", set_log_level),
     HANDLER_KEY("allow_anonymous", set_allow_anonymous),
     STR_KEY("password_file", password_file),
@@ -705,7 +706,6 @@ static const char *const unsupported_keys[] = {
     "socket_domain",
     "start_type",
     "store_clean_interval",
-    "sys_interval",
     "threshold",
     "tls_engine",
     "tls_engine_kpass_sha1",
@@ -824,6 +824,7 @@ int config_init(struct mq_config *c)
     c->log_level = 2;
     c->allow_anonymous = true;
     c->io_linger_us = 250;
+    c->sys_interval_s = 10;
     c->max_packet_size = MQ_MAX_PACKET_SIZE;
     c->max_inflight_messages = 100;
     c->max_queued_messages = 1000;

@@ -54,6 +54,7 @@ struct mq_config {
     /* A worker woken again within this many microseconds of its last iteration waits this
      * long before polling, so the next wake-up collects a batch (docs/CONFIG.md); 0 = never. */
     uint32_t io_linger_us;
+    uint32_t sys_interval_s; /* $SYS topics republished this often; default 10, 0 = none */
     int log_level;                  /* 0 error,1 warning,2 notice,3 info,4 debug; default 2 */
     bool allow_anonymous;           /* default true */
     char *password_file;            /* stored; enforced by a later issue */

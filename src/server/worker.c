@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/sys_topics.h"
 #include "server/ip_table.h"
 #include "server/listener.h"
 #include "server/log.h"
@@ -314,6 +315,8 @@ static void on_tick(uv_timer_t *t)
         w->last_sweep_ms = now;
         broker_sweep(w->broker, now);
     }
+    if (w->index == 0)
+        sys_topics_tick(w->broker, now);
     finish_if_idle(w);
 }
 

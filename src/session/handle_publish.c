@@ -8,6 +8,7 @@
 
 #include "auth/auth.h"
 #include "broker/broker.h"
+#include "broker/sys_topics.h"
 #include "broker/topic.h"
 #include "server/log.h"
 #include "session/conn.h"
@@ -147,6 +148,8 @@ int handle_publish(struct conn *c, struct mq_publish *p, uint64_t now_ms)
         LIMITS_COUNT(&b->limits, payloads_too_large);
         return refuse_message(c, p, MQ_RC_QUOTA_EXCEEDED);
     }
+    if (sys_topic(topic.data, topic.len))
+        return refuse_unauthorized(c, p, topic); /* only the broker writes $SYS */
     if (auth_has_acl(b->auth)) {
         struct acl_client who = {c->session->client_id, c->username};
         if (!auth_may_write(b->auth, &who, topic.data, topic.len))

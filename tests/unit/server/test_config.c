@@ -161,6 +161,20 @@ static void test_workers_range_is_0_to_1024(void **state)
     set_fails("workers", "four", "workers", NULL);
 }
 
+static void test_sys_interval_and_io_linger_defaults_and_ranges(void **state)
+{
+    assert_int_equal(cfg.sys_interval_s, 10);
+    assert_int_equal(cfg.io_linger_us, 250);
+    set_ok("sys_interval", "0");
+    assert_int_equal(cfg.sys_interval_s, 0);
+    set_ok("sys_interval", "1h");
+    assert_int_equal(cfg.sys_interval_s, 3600);
+    set_fails("sys_interval", "2d", "sys_interval", NULL);
+    set_ok("io_linger_us", "0");
+    assert_int_equal(cfg.io_linger_us, 0);
+    set_fails("io_linger_us", "10001", "io_linger_us", "between 0 and 10000", NULL);
+}
+
 static void test_log_level_accepts_names_and_numbers(void **state)
 {
     set_ok("log_level", "debug");
@@ -377,6 +391,7 @@ int main(void)
         T(test_missing_value_is_an_error),
         T(test_booleans_accept_true_false_and_mosquitto_spellings),
         T(test_workers_range_is_0_to_1024),
+        T(test_sys_interval_and_io_linger_defaults_and_ranges),
         T(test_log_level_accepts_names_and_numbers),
         T(test_allow_anonymous_before_any_listener_is_global),
         T(test_allow_anonymous_after_a_listener_applies_to_it),
