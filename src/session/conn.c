@@ -81,7 +81,6 @@ void conn_unref(struct conn *c)
     session_unref(c->session);
     enhanced_auth_release(c);
     free(c->username);
-    free(c->identity);
     free(c->in);
     free(c->out);
     free(c);
@@ -228,8 +227,8 @@ uint8_t *conn_take_output(struct conn *c, size_t *len)
 
 void conn_set_identity(struct conn *c, const char *identity)
 {
-    free(c->identity);
-    c->identity = identity ? strdup(identity) : NULL;
+    free(c->username);
+    c->username = identity ? strdup(identity) : NULL;
 }
 
 void conn_output_queued(struct conn *c, size_t n)

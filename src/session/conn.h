@@ -86,10 +86,11 @@ struct conn {
     atomic_bool kicked;        /* taken over: a DISCONNECT 0x8E is to be sent by the owner */
     uint8_t disconnect_reason; /* why the connection ended, for disconnect handlers; 0 normal */
     struct session *session;   /* one reference, once CONNECT is accepted */
+    /* Before CONNECT: the identity the transport authenticated (TLS client certificate), or
+     * NULL. From CONNECT on: the client's user name (that identity with
+     * use_identity_as_username), or NULL. One field, so an idle connection carries one. */
     char *username;
-    char *identity; /* authenticated by the transport (TLS client certificate), or NULL */
-    struct conn_auth *auth;      /* enhanced authentication (auth/enhanced_auth.h), or NULL */
-    _Atomic uint8_t kick_reason; /* DISCONNECT reason of a kick; 0 = session taken over */
+    struct conn_auth *auth; /* enhanced authentication (auth/enhanced_auth.h), or NULL */
     const struct mq_listener_config *listener; /* NULL in tests: global settings apply */
 
     uint64_t last_packet_ms;       /* or when the connection opened, until its first packet */
@@ -108,6 +109,7 @@ struct conn {
     bool flush_scheduled;
     bool input_paused;     /* over a rate limit: complete packets wait in `in`, reads stopped */
     bool held;             /* input paused by backpressure (conn_hold_for) */
+    _Atomic uint8_t kick_reason; /* DISCONNECT reason of a kick; 0 = session taken over */
     atomic_uint acks_held; /* acknowledgements waiting for a store commit */
     atomic_size_t write_backlog; /* bytes not yet written: output buffer + transport queue */
     struct conn_limits limits;   /* rate buckets (limits.h) */

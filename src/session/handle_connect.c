@@ -82,7 +82,7 @@ static uint8_t check_request(struct conn *c, const struct mq_connect *p, const c
     }
     const struct mq_listener_config *l = c->listener;
     bool use_identity = l && l->use_identity_as_username;
-    if (use_identity && !c->identity) {
+    if (use_identity && !c->username) { /* no identity from the transport (conn.h) */
         *why = "this listener takes the username from a client certificate, and none was given";
         return MQ_RC_NOT_AUTHORIZED;
     }
@@ -286,16 +286,20 @@ int handle_connect(struct conn *c, const struct mq_connect *p, mq_bytes raw, uin
         client_id[p->client_id.len] = 0;
     }
     uint16_t id_len = (uint16_t)strlen(client_id);
-    if (c->listener && c->listener->use_identity_as_username) {
-        c->username = strdup(c->identity); /* the certificate names the user */
-    } else if (c->auth && c->auth->username) {
-        c->username = strdup(c->auth->username); /* the authentication method proved it */
-        password_user = auth_user_exists(b->auth, c->username);
-    } else if (p->username_flag) {
-        c->username = malloc(p->username.len + 1);
-        if (c->username) {
-            memcpy(c->username, p->username.data, p->username.len);
-            c->username[p->username.len] = 0;
+    /* With use_identity_as_username the certificate names the user: the transport's identity
+     * stays in c->username (conn.h). Elsewhere it is not the user name. */
+    if (!(c->listener && c->listener->use_identity_as_username)) {
+        free(c->username);
+        c->username = NULL;
+        if (c->auth && c->auth->username) {
+            c->username = strdup(c->auth->username); /* the authentication method proved it */
+            password_user = auth_user_exists(b->auth, c->username);
+        } else if (p->username_flag) {
+            c->username = malloc(p->username.len + 1);
+            if (c->username) {
+                memcpy(c->username, p->username.data, p->username.len);
+                c->username[p->username.len] = 0;
+            }
         }
     }
     reason = run_connect_handlers(c, client_id);

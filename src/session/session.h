@@ -60,53 +60,57 @@ struct delivery_list {
     uint32_t count;
 };
 
+/* Fields are grouped by size, largest first, so that the struct (one per client, idle ones
+ * included) carries no padding; the comments say what belongs together. */
 struct session {
-    atomic_uint refs;
     uint64_t serial; /* unique per session for the broker's lifetime (No Local) */
     struct broker *broker;
     struct session *registry_next; /* the registry's hash chain (registry_lock) */
-    uint32_t registry_hash;
-    uint16_t client_id_len;
+    struct conn *conn;      /* the connection bound to the session, NULL when offline */
+    uint64_t expires_at_ms; /* offline sessions: when the session ends; 0 = never */
 
+    struct delivery_list queue;    /* waiting to be sent */
+    struct delivery_list inflight; /* sent, not yet fully acknowledged, in send order */
+    uint64_t queued_bytes;
+
+    uint16_t *qos2_received; /* packet ids of QoS 2 PUBLISHes awaiting PUBREL */
+    struct session_subscription *subscriptions;
+
+    /* Authorization (auth/session_acl.c): the username of the last CONNECT (owned, or NULL),
+     * whether the password file vouched for it (password_user, below: such clients are
+     * disconnected when a reload removes their user), and the ACL generation under which every
+     * subscription was granted whole (0 = deliveries are checked topic by topic; read without
+     * the lock). */
+    char *username;
+    _Atomic uint64_t acl_granted_generation;
+
+    struct message *will; /* owned; topic/qos/retain inside */
+    uint64_t will_at_ms;  /* offline with a delayed will: when to publish it; 0 = not scheduled */
+
+    atomic_uint refs;
     mq_lock lock;
-    struct conn *conn;       /* the connection bound to the session, NULL when offline */
+    uint32_t registry_hash;
+    uint32_t expiry_interval_s; /* 0xFFFFFFFF = never */
+    uint32_t dropped;           /* deliveries dropped for this session: queue bound, size, expiry */
+    uint32_t dropped_reported;  /* how many of them the log has told about */
+    uint32_t qos2_received_count, qos2_received_cap;
+    uint32_t subscription_count;
+    uint32_t will_delay_s;
+
+    uint16_t client_id_len;
+    uint16_t send_quota; /* client's Receive Maximum for the current connection */
+    uint16_t last_packet_id;
+
     atomic_bool online;      /* conn != NULL, readable without the lock (shared group choice) */
     bool ended;              /* removed from the registry: deliveries to it are dropped */
     bool stored;             /* persistent (non-zero expiry) with a store: its changes go there */
     bool store_kick_pending; /* a send of queued deliveries waits for a store commit */
     uint8_t protocol_version;
-    uint32_t expiry_interval_s; /* 0xFFFFFFFF = never */
-    uint64_t expires_at_ms;     /* offline sessions: when the session ends; 0 = never */
-
-    struct delivery_list queue;    /* waiting to be sent */
-    struct delivery_list inflight; /* sent, not yet fully acknowledged, in send order */
-    uint16_t send_quota;           /* client's Receive Maximum for the current connection */
-    uint16_t last_packet_id;
     bool inflight_unordered; /* in-flight ids restored from the store: next_packet_id searches */
     /* Backpressure gave up on this subscriber (it did not drain while publishers were held):
      * its queue overflows and drops, as without backpressure, until it drains again. */
     bool backpressure_stalled;
-    uint64_t queued_bytes;
-    uint32_t dropped;          /* deliveries dropped for this session: queue bound, size, expiry */
-    uint32_t dropped_reported; /* how many of them the log has told about */
-
-    uint16_t *qos2_received; /* packet ids of QoS 2 PUBLISHes awaiting PUBREL */
-    uint32_t qos2_received_count, qos2_received_cap;
-
-    struct session_subscription *subscriptions;
-    uint32_t subscription_count;
-
-    /* Authorization (auth/session_acl.c): the username of the last CONNECT (owned, or NULL),
-     * whether the password file vouched for it (such clients are disconnected when a reload
-     * removes their user), and the ACL generation under which every subscription was granted
-     * whole (0 = deliveries are checked topic by topic; read without the lock). */
-    char *username;
     bool password_user;
-    _Atomic uint64_t acl_granted_generation;
-
-    struct message *will; /* owned; topic/qos/retain inside */
-    uint32_t will_delay_s;
-    uint64_t will_at_ms; /* offline with a delayed will: when to publish it; 0 = not scheduled */
 
     char client_id[]; /* NUL-terminated */
 };
