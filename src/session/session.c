@@ -158,6 +158,21 @@ static void store_kick(void *ctx)
     session_unref(s);
 }
 
+/* With durability full a QoS 2 delivery to a persistent session gets its packet id, and is
+ * written as awaiting PUBREC, before its PUBLISH leaves: after a crash it is resent with that
+ * id [MQTT-4.4.0-1], never sent again as a new message under another id, which a receiver that
+ * releases messages on PUBLISH would deliver twice. It keeps its place at the head of the queue
+ * until that row is committed, so nothing overtakes it. */
+static void number_before_send_locked(struct session *s, struct delivery *d, uint64_t now_ms)
+{
+    struct mq_store *st = session_store(s);
+    if (!st || !store_is_full(st) || !d->store_id || d->qos != 2 || d->packet_id)
+        return;
+    d->packet_id = next_packet_id(s);
+    d->state = DELIVERY_AWAIT_PUBREC;
+    persist(s, d, now_ms);
+}
+
 /* With durability full a persistent delivery leaves only once its row is committed: the
  * store thread sends what waited in the queue right after the commit. */
 static bool wait_for_commit_locked(struct session *s, const struct delivery *d)
@@ -193,8 +208,10 @@ static void send_now(struct session *s, struct delivery *d, uint64_t now_ms)
         delivery_free(d);
         return;
     }
-    d->packet_id = next_packet_id(s);
-    d->state = d->qos == 1 ? DELIVERY_AWAIT_PUBACK : DELIVERY_AWAIT_PUBREC;
+    if (!d->packet_id) { /* else numbered by number_before_send_locked, its row committed */
+        d->packet_id = next_packet_id(s);
+        d->state = d->qos == 1 ? DELIVERY_AWAIT_PUBACK : DELIVERY_AWAIT_PUBREC;
+    }
     if (conn_send_delivery(s->conn, d, false, now_ms) != 0) {
         /* Too large for the client: discarded as if its delivery had completed [MQTT-3.1.2-25]. */
         drop(s, d);
@@ -292,12 +309,15 @@ void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool r
         mq_lock_release(&s->lock);
         return;
     }
+    bool next_out = s->conn && !s->queue.head && (qos == 0 || s->inflight.count < s->send_quota);
     if (qos > 0 && session_store(s)) {
         d->store_id = store_new_delivery_id(s->broker->store);
-        persist(s, d, now_ms);
+        if (next_out)
+            number_before_send_locked(s, d, now_ms);
+        if (!d->packet_id)
+            persist(s, d, now_ms);
     }
-    if (s->conn && !s->queue.head && (qos == 0 || s->inflight.count < s->send_quota) &&
-        !wait_for_commit_locked(s, d)) {
+    if (next_out && !wait_for_commit_locked(s, d)) {
         send_now(s, d, now_ms);
     } else if ((cfg->max_queued_messages && s->queue.count >= cfg->max_queued_messages) ||
                (cfg->max_queued_bytes &&
@@ -315,8 +335,10 @@ void session_deliver(struct session *s, struct message *msg, uint8_t qos, bool r
 void session_send_queued_locked(struct session *s, uint64_t now_ms)
 {
     while (s->conn && s->queue.head &&
-           (s->queue.head->qos == 0 || s->inflight.count < s->send_quota) &&
-           !wait_for_commit_locked(s, s->queue.head)) {
+           (s->queue.head->qos == 0 || s->inflight.count < s->send_quota)) {
+        number_before_send_locked(s, s->queue.head, now_ms);
+        if (wait_for_commit_locked(s, s->queue.head))
+            break;
         struct delivery *d = list_pop(&s->queue);
         s->queued_bytes -= delivery_size(d);
         if (message_expired(d->msg, now_ms)) {
@@ -337,8 +359,10 @@ void session_resume_locked(struct session *s, uint64_t now_ms)
             struct mq_packet p = {.type = MQ_PUBREL, .u.ack = {.packet_id = d->packet_id}};
             conn_send_packet(s->conn, &p);
         } else {
-            /* Unacknowledged PUBLISH packets are resent with DUP set [MQTT-4.4.0-1]. */
-            conn_send_delivery(s->conn, d, true, now_ms);
+            /* Unacknowledged PUBLISH packets are resent with DUP set [MQTT-4.4.0-1]; one
+             * numbered before a crash that came before it left goes out for the first time. */
+            conn_send_delivery(s->conn, d, d->sent, now_ms);
+            d->sent = true;
         }
     }
     session_send_queued_locked(s, now_ms);

@@ -3,6 +3,7 @@ and across kill -9 — retained messages, persistent sessions with their subscri
 messages and inbound QoS 2 packet ids — and its refusal to start on a damaged file."""
 
 import os
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -182,6 +183,29 @@ class StoreRestartTest(unittest.TestCase):
         self.assertEqual((again.type, again.packet_id), (h.PUBREL, first.packet_id))
         sub.send(h.ack(PUBCOMP, first.packet_id))
         sub.expect_nothing(0.5)
+
+    def test_qos2_publish_to_a_subscriber_leaves_only_once_its_packet_id_is_committed(self):
+        if self.durability != "full":
+            self.skipTest("durability relaxed sends before it commits")
+        sub, _ = self.client("st-q2id", props=EXPIRY_1H)
+        sub.subscribe("store/q2id", qos=2)
+        pub, _ = self.client("st-pub")
+        pub.send(h.publish("store/q2id", b"one id", qos=2, packet_id=9))
+        first = sub.recv_publish(ack_it=False)
+        # Frozen the moment the PUBLISH arrived: the file already says which packet id it
+        # went out with, so a crash now resends it under that id [MQTT-4.4.0-1].
+        os.kill(self.broker.proc.pid, signal.SIGSTOP)
+        try:
+            rows = store_rows(self.broker.store_path,
+                              "SELECT state, packet_id FROM deliveries "
+                              "WHERE client_id = CAST('st-q2id' AS BLOB)")
+        finally:
+            os.kill(self.broker.proc.pid, signal.SIGCONT)
+        self.assertEqual(rows, [(2, first.packet_id)])  # awaiting PUBREC
+        self.restart(crash=True)
+        sub, _ = self.client("st-q2id", clean_start=False, props=EXPIRY_1H)
+        again = sub.recv_publish(ack_it=False)
+        self.assertEqual((again.payload, again.packet_id), (b"one id", first.packet_id))
 
     def test_session_ended_by_clean_start_is_gone_from_the_store(self):
         c, _ = self.client("st-clean", props=EXPIRY_1H)
