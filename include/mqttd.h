@@ -126,7 +126,7 @@ struct mqttd_stats {
     uint64_t limits_ip_connections_refused; /* closed at accept: max_connections_per_ip */
     uint64_t limits_ip_rate_refused;        /* closed at accept: max_connection_rate_per_ip */
     uint64_t limits_rate_throttled;         /* reading paused: max_messages/bytes_per_second */
-    uint64_t limits_rate_disconnected;      /* DISCONNECT 0x96 where reading cannot pause (QUIC) */
+    uint64_t limits_rate_disconnected;      /* DISCONNECT 0x96 where reading cannot pause */
     uint64_t limits_subscribe_rate_refused; /* filters refused 0x97: _per_minute */
     uint64_t limits_subscriptions_refused;  /* filters refused 0x97: _per_client */
     uint64_t limits_packets_too_large;      /* DISCONNECT 0x95: max_packet_size */

@@ -28,10 +28,12 @@
 #include <uv.h>
 
 #include "broker/broker.h"
+#include "server/ip_table.h"
 #include "server/listener.h"
 #include "server/log.h"
 #include "server/worker.h"
 #include "session/conn.h"
+#include "session/limits.h"
 #include "transport/quic_cid_map.h"
 #include "transport/quic_group.h"
 #include "transport/quic_sendbuf.h"
@@ -92,6 +94,11 @@ struct quic_link {
     uint8_t *early; /* stream bytes that overtook the handshake's end, until the engine exists */
     size_t early_len;
     bool peer_finished; /* the client ended or reset the MQTT stream */
+    /* The engine paused reading (conn_transport.pause_reading): the stream's flow-control
+     * credit for what the client sent meanwhile is held back, so it stops within its window. */
+    bool read_paused;
+    uint64_t credit_held;
+    uint32_t ip_slot; /* its address's entry in the broker's ip_table, 0 = none */
     bool close_requested;
     bool closed;
     uint64_t close_deadline_ms;
@@ -233,9 +240,13 @@ static int cb_recv_stream_data(ngtcp2_conn *qc, uint32_t flags, int64_t stream_i
     struct quic_link *link = user;
     struct quic_endpoint *ep = link->ep;
     /* Everything is consumed at once (the engine copies partial packets), so the peer's
-     * windows open again by what it sent. */
-    ngtcp2_conn_extend_max_stream_offset(qc, stream_id, len);
-    ngtcp2_conn_extend_max_offset(qc, len);
+     * windows open again by what it sent, unless the engine asked to read no more. */
+    if (stream_id == link->stream_id && link->read_paused) {
+        link->credit_held += len;
+    } else {
+        ngtcp2_conn_extend_max_stream_offset(qc, stream_id, len);
+        ngtcp2_conn_extend_max_offset(qc, len);
+    }
     if (stream_id != link->stream_id)
         return 0;
     if (flags & NGTCP2_STREAM_DATA_FLAG_FIN)
@@ -335,6 +346,8 @@ static void on_link_freed(uv_handle_t *h)
         c->transport_ctx = NULL;
         conn_unref(c);
     }
+    if (link->ip_slot)
+        ip_table_release(link->ep->worker->broker->limits.ip_table, link->ip_slot, broker_now_ms());
     if (link->qc)
         ngtcp2_conn_del(link->qc);
     if (link->tls)
@@ -697,6 +710,20 @@ static void quic_post_kick(struct conn *c)
         worker_post(link->ep->worker, INBOX_KICK, conn_ref(c));
 }
 
+static void quic_pause_reading(struct conn *c, bool paused)
+{
+    struct quic_link *link = c->transport_ctx;
+    if (!link || link->closed)
+        return;
+    link->read_paused = paused;
+    if (paused || !link->credit_held)
+        return;
+    ngtcp2_conn_extend_max_stream_offset(link->qc, link->stream_id, link->credit_held);
+    ngtcp2_conn_extend_max_offset(link->qc, link->credit_held);
+    link->credit_held = 0;
+    link_write(link); /* MAX_STREAM_DATA and MAX_DATA tell the client */
+}
+
 static void quic_peer_name(const struct conn *c, char *buf, size_t len)
 {
     const struct quic_link *link = c->transport_ctx;
@@ -709,6 +736,7 @@ static const struct conn_transport quic_transport = {
     .post_kick = quic_post_kick,
     .flush = quic_flush,
     .peer_name = quic_peer_name,
+    .pause_reading = quic_pause_reading,
 };
 
 /* ---- the endpoint ---- */
@@ -743,6 +771,24 @@ static void send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const 
                                                &hd->dcid, token, (size_t)token_len);
     if (n > 0)
         send_datagram(ep, to, to_len, buf, (size_t)n);
+}
+
+/* The per-address limits for a new QUIC connection, as TCP applies them at accept. A refused
+ * Initial is dropped without an answer: no state, no handshake work; its retransmissions are
+ * refused the same way until the client gives up. */
+static bool admit_peer(struct quic_endpoint *ep, const struct sockaddr *from, uint32_t *ip_slot)
+{
+    struct broker *b = ep->worker->broker;
+    if (!b->limits.ip_table)
+        return true;
+    enum ip_verdict v = ip_table_admit(b->limits.ip_table, from, broker_now_ms(), ip_slot);
+    if (v == IP_ADMITTED)
+        return true;
+    if (v == IP_TOO_MANY)
+        LIMITS_COUNT(&b->limits, ip_connections_refused);
+    else
+        LIMITS_COUNT(&b->limits, ip_rate_refused);
+    return false;
 }
 
 /* A datagram for this worker: `forwarded` when another worker handed it over. */
@@ -789,9 +835,16 @@ static void handle_datagram(struct quic_endpoint *ep, const struct sockaddr *fro
             return;
         validated = true;
     }
-    link = link_new(ep, &hd, validated ? &odcid : NULL, from, from_len);
-    if (!link)
+    uint32_t ip_slot = 0;
+    if (!admit_peer(ep, from, &ip_slot))
         return;
+    link = link_new(ep, &hd, validated ? &odcid : NULL, from, from_len);
+    if (!link) {
+        if (ip_slot)
+            ip_table_release(ep->worker->broker->limits.ip_table, ip_slot, broker_now_ms());
+        return;
+    }
+    link->ip_slot = ip_slot;
     link_read(link, from, from_len, data, len);
 }
 
