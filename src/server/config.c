@@ -603,6 +603,7 @@ static const struct key_def keys[] = {
     HANDLER_KEY("max_inflight_messages", set_max_inflight),
     NUM_KEY("max_queued_messages", KEY_NUMBER, max_queued_messages, 0, UINT32_MAX),
     NUM_KEY("max_queued_bytes", KEY_SIZE, max_queued_bytes, 0, UINT64_MAX),
+    NUM_KEY("max_output_backlog", KEY_SIZE, max_output_backlog, 65536, UINT32_MAX),
     BOOL_KEY("queue_qos0_messages", queue_qos0_messages),
     NUM_KEY("max_keepalive", KEY_NUMBER, max_keepalive, 1, 65535),
     {"connect_timeout", KEY_DURATION, FIELD(connect_timeout_ms), 1, 3600, 1000, NULL},
@@ -825,6 +826,7 @@ int config_init(struct mq_config *c)
     c->allow_anonymous = true;
     c->io_linger_us = 250;
     c->sys_interval_s = 10;
+    c->max_output_backlog = 8u * 1024u * 1024u;
     c->max_packet_size = MQ_MAX_PACKET_SIZE;
     c->max_inflight_messages = 100;
     c->max_queued_messages = 1000;

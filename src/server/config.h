@@ -66,6 +66,8 @@ struct mq_config {
                                        the file's 0 ("unlimited") is stored as 65535 */
     uint32_t max_queued_messages;   /* per offline/slow session; default 1000; 0 = unlimited */
     uint64_t max_queued_bytes;      /* default 0 = unlimited */
+    uint64_t max_output_backlog;    /* bytes written to a client and not yet taken by its
+                                       socket, past which its QoS 0 deliveries drop; 8 MiB */
     bool queue_qos0_messages;       /* default false */
     uint16_t max_keepalive;         /* seconds, default 65535; never 0 */
     uint32_t connect_timeout_ms;    /* file key "connect_timeout SECONDS", default 10 s */

@@ -33,9 +33,6 @@ struct conn;
 struct mq_listener_config;
 struct conn_auth;
 
-/* Output waiting to be written past which QoS 0 deliveries to this client are dropped. */
-#define MQ_OUTPUT_BACKLOG_LIMIT (8u * 1024u * 1024u)
-
 struct conn_transport {
     /* Output became pending (any thread): arrange for conn_take_output soon on the owner. */
     void (*schedule_flush)(struct conn *c);

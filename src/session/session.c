@@ -226,7 +226,7 @@ static bool output_congested(const struct session *s)
 {
     const struct conn *c = s->conn;
     return atomic_load_explicit((atomic_size_t *)&c->write_backlog, memory_order_relaxed) >
-           MQ_OUTPUT_BACKLOG_LIMIT;
+           s->broker->config->max_output_backlog;
 }
 
 static _Thread_local bool watching_congestion;

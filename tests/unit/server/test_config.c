@@ -175,6 +175,14 @@ static void test_sys_interval_and_io_linger_defaults_and_ranges(void **state)
     set_fails("io_linger_us", "10001", "io_linger_us", "between 0 and 10000", NULL);
 }
 
+static void test_max_output_backlog_default_and_range(void **state)
+{
+    assert_int_equal(cfg.max_output_backlog, 8u * 1024 * 1024);
+    set_ok("max_output_backlog", "64K");
+    assert_int_equal(cfg.max_output_backlog, 65536);
+    set_fails("max_output_backlog", "1000", "max_output_backlog", NULL);
+}
+
 static void test_log_level_accepts_names_and_numbers(void **state)
 {
     set_ok("log_level", "debug");
@@ -392,6 +400,7 @@ int main(void)
         T(test_booleans_accept_true_false_and_mosquitto_spellings),
         T(test_workers_range_is_0_to_1024),
         T(test_sys_interval_and_io_linger_defaults_and_ranges),
+        T(test_max_output_backlog_default_and_range),
         T(test_log_level_accepts_names_and_numbers),
         T(test_allow_anonymous_before_any_listener_is_global),
         T(test_allow_anonymous_after_a_listener_applies_to_it),

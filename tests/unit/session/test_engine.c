@@ -95,6 +95,26 @@ static void test_packet_ids_wrap_around_an_unacknowledged_delivery(void **state)
     fixture_free(f);
 }
 
+/* A subscriber that stopped reading loses QoS 0 messages past max_output_backlog. */
+static void test_qos0_dropped_past_the_output_backlog_limit(void **state)
+{
+    struct fixture *f = fixture_new();
+    f->config.max_output_backlog = 65536;
+    struct conn *sub = connect_client(f, "sub", MQ_V5, true, NULL, NULL);
+    struct conn *pub = connect_client(f, "pub", MQ_V5, true, NULL, NULL);
+    subscribe(f, sub, "t", 0, 0, 0);
+    atomic_store(&sub->write_backlog, 65537);
+    publish(f, pub, "t", "lost", 0, false, 0);
+    expect_nothing(sub);
+    assert_int_equal(atomic_load(&f->broker.stats.messages_dropped), 1);
+    atomic_store(&sub->write_backlog, 65536);
+    publish(f, pub, "t", "kept", 0, false, 0);
+    expect_packet(sub, MQ_PUBLISH);
+    close_conn(f, sub);
+    close_conn(f, pub);
+    fixture_free(f);
+}
+
 static void test_qos2_duplicate_is_delivered_once(void **state)
 {
     struct fixture *f = fixture_new();
@@ -390,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_overlapping_subscriptions_deliver_one_copy_with_every_identifier),
         cmocka_unit_test(test_receive_maximum_limits_unacknowledged_deliveries),
         cmocka_unit_test(test_packet_ids_wrap_around_an_unacknowledged_delivery),
+        cmocka_unit_test(test_qos0_dropped_past_the_output_backlog_limit),
         cmocka_unit_test(test_qos2_duplicate_is_delivered_once),
         cmocka_unit_test(test_topic_alias_zero_disconnects_with_0x94),
         cmocka_unit_test(test_client_topic_alias_is_remembered),
