@@ -260,8 +260,8 @@ size_t broker_publish(struct broker *b, struct message *msg, uint64_t now_ms)
         pthread_mutex_lock(&b->retained_lock);
         /* An empty retained message removes the retained one [MQTT-3.3.1-6], [MQTT-3.3.1-7];
          * any other replaces it [MQTT-3.3.1-5]. */
-        retained_set(b->retained, msg->topic, msg->topic_len,
-                     msg->payload_len ? message_ref(msg) : NULL);
+        broker_retain_locked(b, msg->topic, msg->topic_len,
+                             msg->payload_len ? message_ref(msg) : NULL);
         /* $SYS messages describe this process: never stored. */
         bool durable = b->store && !sys_topic(msg->topic, msg->topic_len);
         if (durable && msg->payload_len)
@@ -459,8 +459,71 @@ static void sweep_one(void *ctx, struct session *s)
     mq_lock_release(&s->lock);
 }
 
+void broker_retain_locked(struct broker *b, const uint8_t *topic, size_t len, struct message *m)
+{
+    if (m && m->expires_at_ms &&
+        (!b->retained_expiry_ms || m->expires_at_ms < b->retained_expiry_ms))
+        b->retained_expiry_ms = m->expires_at_ms;
+    retained_set(b->retained, topic, len, m);
+}
+
+struct expired_topic {
+    uint8_t *name;
+    size_t len;
+};
+
+struct expired_retained {
+    uint64_t now_ms, next_ms; /* the earliest expiry of those that stay */
+    struct expired_topic *topics;
+    size_t count, cap;
+};
+
+static int collect_expired(void *ctx, const uint8_t *topic, size_t topic_len, void *message)
+{
+    struct expired_retained *ex = ctx;
+    const struct message *m = message;
+    if (!m->expires_at_ms)
+        return 0;
+    if (!message_expired(m, ex->now_ms)) {
+        if (!ex->next_ms || m->expires_at_ms < ex->next_ms)
+            ex->next_ms = m->expires_at_ms;
+        return 0;
+    }
+    uint8_t *copy = malloc(topic_len ? topic_len : 1);
+    if (!copy || !grow((void **)&ex->topics, &ex->cap, ex->count, sizeof *ex->topics)) {
+        free(copy);
+        ex->next_ms = ex->now_ms; /* out of memory: the rest on the next sweep */
+        return 0;
+    }
+    memcpy(copy, topic, topic_len);
+    ex->topics[ex->count++] = (struct expired_topic){copy, topic_len};
+    return 0;
+}
+
+/* Frees retained messages whose Message Expiry Interval has passed: they were no longer sent
+ * [MQTT-3.3.2-5], and now no longer kept. One walk of the retained store, only once the
+ * earliest expiry noted has come; the store thread deletes their rows on its own. */
+static void prune_expired_retained(struct broker *b, uint64_t now_ms)
+{
+    pthread_mutex_lock(&b->retained_lock);
+    if (!b->retained_expiry_ms || b->retained_expiry_ms > now_ms) {
+        pthread_mutex_unlock(&b->retained_lock);
+        return;
+    }
+    struct expired_retained ex = {.now_ms = now_ms};
+    retained_each(b->retained, collect_expired, &ex);
+    for (size_t i = 0; i < ex.count; i++) {
+        retained_set(b->retained, ex.topics[i].name, ex.topics[i].len, NULL);
+        free(ex.topics[i].name);
+    }
+    b->retained_expiry_ms = ex.next_ms;
+    pthread_mutex_unlock(&b->retained_lock);
+    free(ex.topics);
+}
+
 void broker_sweep(struct broker *b, uint64_t now_ms)
 {
+    prune_expired_retained(b, now_ms);
     struct sweep sw = {.now_ms = now_ms};
     pthread_mutex_lock(&b->registry_lock);
     registry_each(b->registry, sweep_one, &sw);

@@ -54,6 +54,8 @@ struct broker {
 
     pthread_mutex_t retained_lock;
     struct retained_store *retained;
+    uint64_t retained_expiry_ms; /* no retained message expires before this; 0 = none expires
+                                    (retained_lock) */
 
     pthread_mutex_t registry_lock;
     struct registry *registry;
@@ -115,6 +117,10 @@ void registry_each(struct registry *r, void (*fn)(void *ctx, struct session *s),
 
 /* Counters for the public API. */
 void broker_stats(struct broker *b, struct mqttd_stats *out);
+
+/* Sets the retained message of a topic (taking the reference passed) or deletes it (NULL), and
+ * notes when it expires so broker_sweep frees it then (retained_lock held, or no workers yet). */
+void broker_retain_locked(struct broker *b, const uint8_t *topic, size_t len, struct message *m);
 
 /* Monotonic milliseconds. */
 uint64_t broker_now_ms(void);

@@ -251,6 +251,14 @@ void retained_match(const struct retained_store *store, const uint8_t *filter, s
     walk_from(store->root, it, true, &w);
 }
 
+void retained_each(const struct retained_store *store,
+                   int (*fn)(void *ctx, const uint8_t *topic, size_t topic_len, void *message),
+                   void *ctx)
+{
+    struct walk w = {fn, ctx};
+    emit_subtree(store->root, &w);
+}
+
 size_t retained_count(const struct retained_store *store)
 {
     return store->count;

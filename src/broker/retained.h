@@ -46,6 +46,11 @@ void retained_match(const struct retained_store *store, const uint8_t *filter, s
                     int (*fn)(void *ctx, const uint8_t *topic, size_t topic_len, void *message),
                     void *ctx);
 
+/* Calls fn for every retained message, '$' topics included, as retained_match does. */
+void retained_each(const struct retained_store *store,
+                   int (*fn)(void *ctx, const uint8_t *topic, size_t topic_len, void *message),
+                   void *ctx);
+
 /* The number of retained messages. */
 size_t retained_count(const struct retained_store *store);
 

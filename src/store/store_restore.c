@@ -102,7 +102,7 @@ static int load_retained(struct loader *l, sqlite3_stmt *q)
                     (uint32_t)sqlite3_column_int64(q, 4), sqlite3_column_int64(q, 5));
     if (!m)
         return -1;
-    retained_set(l->b->retained, m->topic, m->topic_len, m);
+    broker_retain_locked(l->b, m->topic, m->topic_len, m);
     return 0;
 }
 
