@@ -24,7 +24,7 @@ from hostile_support import HostileTestCase, broker_fd_count, broker_rss_kib  # 
 SUBSCRIPTIONS = 100000
 PER_SUBSCRIBE = 1000
 PAYLOAD = 16 * 1024
-# What a client that never reads may cost the broker: the 8 MiB QoS 0 backlog limit, or the
+# What a client that never reads may cost the broker: the 8 MiB max_output_backlog, or the
 # inflight window plus the queue of 1000 messages for QoS 1, with allocator headroom.
 SLOW_READER_ALLOWANCE_KIB = 48 * 1024
 
@@ -137,8 +137,9 @@ class NeverReads(HostileTestCase):
             reader.close()
 
     def test_qos0_flood_to_a_client_that_never_reads_is_bounded(self):
-        """MQ_OUTPUT_BACKLOG_LIMIT: 192 MiB of QoS 0 to a client whose socket is full; past
-        8 MiB waiting the broker drops its QoS 0 deliveries; the publisher is never blocked"""
+        """max_output_backlog (default 8 MiB): 192 MiB of QoS 0 to a client whose socket is full;
+        past 8 MiB waiting the broker drops its QoS 0 deliveries; the publisher is never
+        blocked"""
         self.assert_bounded_while_flooding(0, 12000)
 
     def test_qos1_flood_to_a_client_that_never_reads_is_bounded(self):
