@@ -377,9 +377,7 @@ void broker_session_end(struct broker *b, struct session *s, uint64_t now_ms)
     struct message *will = s->will;
     s->will = NULL;
     struct delivery *pending = session_take_all_locked(s);
-    struct session_subscription *subs = s->subscriptions;
-    s->subscriptions = NULL;
-    s->subscription_count = 0;
+    struct session_subscription *subs = session_take_subscriptions_locked(s);
     mq_lock_release(&s->lock);
     pthread_mutex_unlock(&b->registry_lock);
 

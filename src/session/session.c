@@ -9,6 +9,7 @@
 
 #include "broker/broker.h"
 #include "session/conn.h"
+#include "session/sub_index.h"
 #include "store/store.h"
 
 struct session *session_new(struct broker *broker, const char *client_id, uint16_t len)
@@ -49,7 +50,7 @@ void session_unref(struct session *s)
         return;
     list_free(s->queue.head);
     list_free(s->inflight.head);
-    struct session_subscription *sub = s->subscriptions;
+    struct session_subscription *sub = session_take_subscriptions_locked(s);
     while (sub) {
         struct session_subscription *next = sub->next;
         free(sub);
@@ -435,20 +436,15 @@ bool session_qos2_remove_locked(struct session *s, uint16_t packet_id)
     return false;
 }
 
-static bool subscription_is(const struct session_subscription *sub, const uint8_t *group,
-                            uint16_t group_len, const uint8_t *filter, uint16_t filter_len)
-{
-    return sub->group_len == group_len && sub->filter_len == filter_len &&
-           (group_len == 0 || memcmp(sub->text, group, group_len) == 0) &&
-           memcmp(sub->text + group_len, filter, filter_len) == 0;
-}
-
 struct session_subscription *
 session_subscription_find_locked(struct session *s, const uint8_t *group, uint16_t group_len,
                                  const uint8_t *filter, uint16_t filter_len)
 {
+    if (s->sub_index)
+        return sub_index_find(s->sub_index, sub_index_hash(group, group_len, filter, filter_len),
+                              group, group_len, filter, filter_len);
     for (struct session_subscription *sub = s->subscriptions; sub; sub = sub->next)
-        if (subscription_is(sub, group, group_len, filter, filter_len))
+        if (sub_index_is(sub, group, group_len, filter, filter_len))
             return sub;
     return NULL;
 }
@@ -467,6 +463,7 @@ int session_subscription_add_locked(struct session *s, const uint8_t *group, uin
     sub = malloc(sizeof *sub + group_len + filter_len);
     if (!sub)
         return -1;
+    sub->hash = sub_index_hash(group, group_len, filter, filter_len);
     sub->subscription_id = subscription_id;
     sub->options = options;
     sub->group_len = group_len;
@@ -474,25 +471,48 @@ int session_subscription_add_locked(struct session *s, const uint8_t *group, uin
     if (group_len)
         memcpy(sub->text, group, group_len);
     memcpy(sub->text + group_len, filter, filter_len);
+    sub->prev = NULL;
     sub->next = s->subscriptions;
+    if (sub->next)
+        sub->next->prev = sub;
     s->subscriptions = sub;
     s->subscription_count++;
+    /* Without an index (out of memory), finding falls back to the list. */
+    if (s->sub_index)
+        sub_index_insert(&s->sub_index, sub, s->subscription_count);
+    else if (s->subscription_count >= SUB_INDEX_MIN)
+        s->sub_index = sub_index_build(s->subscriptions, s->subscription_count);
     return 0;
 }
 
 bool session_subscription_remove_locked(struct session *s, const uint8_t *group, uint16_t group_len,
                                         const uint8_t *filter, uint16_t filter_len)
 {
-    for (struct session_subscription **p = &s->subscriptions; *p; p = &(*p)->next) {
-        if (subscription_is(*p, group, group_len, filter, filter_len)) {
-            struct session_subscription *sub = *p;
-            *p = sub->next;
-            free(sub);
-            s->subscription_count--;
-            return true;
-        }
-    }
-    return false;
+    struct session_subscription *sub =
+        session_subscription_find_locked(s, group, group_len, filter, filter_len);
+    if (!sub)
+        return false;
+    if (s->sub_index)
+        sub_index_remove(s->sub_index, sub);
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        s->subscriptions = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    free(sub);
+    s->subscription_count--;
+    return true;
+}
+
+struct session_subscription *session_take_subscriptions_locked(struct session *s)
+{
+    struct session_subscription *all = s->subscriptions;
+    s->subscriptions = NULL;
+    s->subscription_count = 0;
+    sub_index_free(s->sub_index);
+    s->sub_index = NULL;
+    return all;
 }
 
 struct delivery *session_take_all_locked(struct session *s)

@@ -21,6 +21,7 @@
 
 struct broker;
 struct conn;
+struct sub_index;
 
 enum delivery_state {
     DELIVERY_QUEUED = 0,
@@ -47,7 +48,9 @@ struct delivery {
 
 /* A subscription the session holds, remembered to remove it from the index at the end. */
 struct session_subscription {
-    struct session_subscription *next;
+    struct session_subscription *next, *prev; /* the session's list */
+    struct session_subscription *hash_next;   /* the session's index bucket (sub_index.c) */
+    uint32_t hash;                            /* of (group, filter): sub_index_hash */
     uint32_t subscription_id;
     uint8_t options;
     uint16_t group_len; /* shared subscription group name length, 0 when not shared */
@@ -75,6 +78,7 @@ struct session {
 
     uint16_t *qos2_received; /* packet ids of QoS 2 PUBLISHes awaiting PUBREL */
     struct session_subscription *subscriptions;
+    struct sub_index *sub_index; /* built once the session holds many subscriptions, or NULL */
 
     /* Authorization (auth/session_acl.c): the username of the last CONNECT (owned, or NULL),
      * whether the password file vouched for it (password_user, below: such clients are
@@ -179,6 +183,8 @@ int session_subscription_add_locked(struct session *s, const uint8_t *group, uin
                                     uint32_t subscription_id);
 bool session_subscription_remove_locked(struct session *s, const uint8_t *group, uint16_t group_len,
                                         const uint8_t *filter, uint16_t filter_len);
+/* Takes the session's whole subscription list (its end); the caller frees the entries. */
+struct session_subscription *session_take_subscriptions_locked(struct session *s);
 
 /* Takes every queued and in-flight delivery out of the session (for its end). */
 struct delivery *session_take_all_locked(struct session *s);
