@@ -14,7 +14,8 @@ Where ids come from:
 - tests/integration/test_*.py and tests/interop/test_*.py (ctest integration.<file> and
   interop.<file>): per test method, ids in its name, docstring and body. A docstring starting with
   "v3.1.1" means the ids are 3.1.1's numbering. Ids in module-level case tables (a list of tuples
-  whose first string names the case) are credited to "TABLE[case]". A method decorated with
+  whose first string names the case) are credited to "TABLE[case]", as 3.1.1's numbering when
+  the case says "v3.1.1". A method decorated with
   unittest.expectedFailure is listed but does not count as covering.
 - tests/unit/<area>/test_*.c (ctest unit.<area>.<file>): per function, ids in its body and in the
   comment block right above it. An id is 3.1.1's when its line says "3.1.1", or when the area's
@@ -98,8 +99,9 @@ def scan_python(path, ctest):
                 yield Hit(sid, version, ctest, "%s.%s" % (cls.name, fn.name),
                           _is_expected_failure(fn))
     for case, text in _case_tables(tree, src):
+        version = V311 if "v3.1.1" in text else V5
         for sid in sorted({spec_id(m) for m in ID.finditer(text)}, key=id_key):
-            yield Hit(sid, V5, ctest, case)
+            yield Hit(sid, version, ctest, case)
 
 
 C_FUNC = re.compile(r"^(?:static\s+)?(?:void|int)\s+(\w+)\s*\(", re.M)
