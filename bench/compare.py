@@ -221,7 +221,7 @@ QOS1_LADDER_MAX = 2560000
 
 def timing_args(quick):
     return ["-d", "2", "-w", "0.5", "--drain", "2"] if quick else ["-d", "5", "-w", "1",
-                                                                     "--drain", "3"]
+                                                                     "--drain", "2"]
 
 
 def qos1_max_lossless(bench, broker, quick):
@@ -230,7 +230,7 @@ def qos1_max_lossless(bench, broker, quick):
     lossless probe that delivered most, with its delivered rate as `lossless_rate`."""
     args = ["fanin", "-P", "10", "-S", "1", "-q", "1"]
     timing = ["-d", "1.5", "-w", "0.5", "--drain", "2"] if quick else ["-d", "3", "-w", "0.5",
-                                                                       "--drain", "3"]
+                                                                       "--drain", "2"]
     best = {"lossless_rate": 0}
 
     def probe(rate):

@@ -208,8 +208,9 @@ static void linger(struct worker *w)
 
 static void on_check(uv_check_t *h)
 {
-    flush_dirty(h->data);
+    /* Other workers first: they write their share while this one writes its own. */
     wake_deferred(h->data);
+    flush_dirty(h->data);
     linger(h->data);
 }
 
