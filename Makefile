@@ -32,9 +32,10 @@ tsan:
 clean:
 	rm -rf build build-asan build-tsan
 
-# mqttd against Mosquitto with `mqttc bench` (bench/compare.py): writes the results table into
-# docs/BENCHMARKS.md and docs/benchmarks.png. The full run takes about 10 minutes, the quick one
-# under 3. Not part of `make test`.
+# mqttd against Mosquitto with `mqttc bench`: bench/compare.py (the targets, docs/benchmarks.png),
+# bench/durable.py (durable QoS 1) and bench/transports.py (per transport, TLS handshakes) each
+# write their section of docs/BENCHMARKS.md. The full run takes about 14 minutes, the quick one
+# about 4. Not part of `make test`.
 .PHONY: bench bench-quick
 bench: build
 	/usr/bin/python3 bench/compare.py --build $(BUILD)
