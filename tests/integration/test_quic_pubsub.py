@@ -2,6 +2,7 @@
 TCP clients on one broker, the fallback to TCP when QUIC cannot connect, and connection migration
 (the client moves to a new UDP socket mid-session and the session continues)."""
 
+import os
 import socket
 import time
 import unittest
@@ -34,6 +35,19 @@ class QuicPubSub(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(messages, ["quic/qos/0 over quic 0", "quic/qos/1 over quic 1",
                                     "quic/qos/2 over quic 2"])
+
+    def test_second_publish_with_a_ticket_sends_connect_in_0rtt(self):
+        ticket = os.path.join(self.broker.cert_dir, "ticket")
+        sub = q.Subscriber(*self.quic_args("quic/0rtt"), "-C", "2").start()
+        for i in range(2):
+            r = q.mqttc("pub", *self.quic_args("quic/0rtt"), "--quic-ticket", ticket, "-d",
+                        "-q", "1", "-m", "m%d" % i)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual("went out in 0-RTT" in r.stderr, i == 1, r.stderr)
+            self.assertTrue(os.path.exists(ticket))
+        rc, messages, err = sub.finish()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(messages, ["quic/0rtt m0", "quic/0rtt m1"])
 
     def test_quic_subscriber_receives_from_a_tcp_publisher_and_back(self):
         sub = q.Subscriber(*self.quic_args("mixed/#"), "-C", "2").start()

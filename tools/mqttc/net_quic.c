@@ -196,6 +196,8 @@ static int cb_handshake_completed(ngtcp2_conn *qc, void *user)
                 return NGTCP2_ERR_CALLBACK_FAILURE;
         } else {
             atomic_fetch_add(&early_accepted, 1);
+            if (b->debug)
+                fprintf(stderr, "QUIC: CONNECT went out in 0-RTT (the server accepted it)\n");
         }
     }
     set_state(b, BRIDGE_UP, NULL);

@@ -205,6 +205,8 @@ static int parse_valued(struct mqttc_options *o, const char *flag, const char *v
         if (parse_long(v, 1, 600000, &n) < 0)
             return usage_error("Invalid --quic-timeout \"%s\" (milliseconds).", v);
         o->quic.handshake_timeout_ms = (int)n;
+    } else if (strcmp(flag, "--quic-ticket") == 0) {
+        o->quic.ticket_file = v;
     } else if (strcmp(flag, "--quic-migrate-after") == 0) {
         if (parse_long(v, 1, 1000000000, &n) < 0)
             return usage_error("Invalid --quic-migrate-after \"%s\".", v);
