@@ -148,3 +148,16 @@ void limits_stats(const struct mq_limits *m, struct mqttd_stats *out)
     out->limits_memory_over = LOAD(memory_over);
 #undef LOAD
 }
+
+enum ip_verdict limits_admit_address(struct mq_limits *m, const struct sockaddr *peer,
+                                     uint64_t now_ms, uint32_t *slot)
+{
+    if (!m->ip_table)
+        return IP_ADMITTED;
+    enum ip_verdict v = ip_table_admit(m->ip_table, peer, now_ms, slot);
+    if (v == IP_TOO_MANY)
+        LIMITS_COUNT(m, ip_connections_refused);
+    else if (v == IP_TOO_FAST)
+        LIMITS_COUNT(m, ip_rate_refused);
+    return v;
+}

@@ -23,6 +23,7 @@
 
 #include "mqttd.h"
 #include "server/config.h"
+#include "server/ip_table.h"
 
 struct ip_table;
 
@@ -98,5 +99,10 @@ static inline bool limits_memory_over(const struct mq_limits *m)
 
 /* Copies the counters into the limits_* fields of *out. */
 void limits_stats(const struct mq_limits *m, struct mqttd_stats *out);
+
+/* The per-address limits for a new connection from `peer` (any transport): ip_table_admit on
+ * the broker's table, IP_ADMITTED when there is none, and a refusal counted. */
+enum ip_verdict limits_admit_address(struct mq_limits *m, const struct sockaddr *peer,
+                                     uint64_t now_ms, uint32_t *slot);
 
 #endif

@@ -778,17 +778,8 @@ static void send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const 
  * refused the same way until the client gives up. */
 static bool admit_peer(struct quic_endpoint *ep, const struct sockaddr *from, uint32_t *ip_slot)
 {
-    struct broker *b = ep->worker->broker;
-    if (!b->limits.ip_table)
-        return true;
-    enum ip_verdict v = ip_table_admit(b->limits.ip_table, from, broker_now_ms(), ip_slot);
-    if (v == IP_ADMITTED)
-        return true;
-    if (v == IP_TOO_MANY)
-        LIMITS_COUNT(&b->limits, ip_connections_refused);
-    else
-        LIMITS_COUNT(&b->limits, ip_rate_refused);
-    return false;
+    return limits_admit_address(&ep->worker->broker->limits, from, broker_now_ms(), ip_slot) ==
+           IP_ADMITTED;
 }
 
 /* A datagram for this worker: `forwarded` when another worker handed it over. */

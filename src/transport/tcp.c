@@ -489,16 +489,11 @@ static void adopt(struct worker_listener *wl, int fd, uint32_t ip_slot)
 
 /* Applies the per-address limits to a socket just accepted. A refused one is reset at once:
  * no handshake, no CONNECT read, no TIME_WAIT left behind; the cheapest answer to a flood. */
-static bool admit_peer(struct broker *b, struct ip_table *ips, int fd, const struct sockaddr *peer,
-                       uint32_t *ip_slot)
+static bool admit_peer(struct broker *b, int fd, const struct sockaddr *peer, uint32_t *ip_slot)
 {
-    enum ip_verdict v = ip_table_admit(ips, peer, broker_now_ms(), ip_slot);
+    enum ip_verdict v = limits_admit_address(&b->limits, peer, broker_now_ms(), ip_slot);
     if (v == IP_ADMITTED)
         return true;
-    if (v == IP_TOO_MANY)
-        LIMITS_COUNT(&b->limits, ip_connections_refused);
-    else
-        LIMITS_COUNT(&b->limits, ip_rate_refused);
     struct linger reset = {.l_onoff = 1, .l_linger = 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     close(fd);
@@ -525,7 +520,7 @@ void tcp_on_acceptable(uv_poll_t *h, int status, int events)
             return;
         }
         uint32_t ip_slot = 0;
-        if (ips && !admit_peer(wl->worker->broker, ips, fd, (struct sockaddr *)&peer, &ip_slot))
+        if (ips && !admit_peer(wl->worker->broker, fd, (struct sockaddr *)&peer, &ip_slot))
             continue;
         adopt(wl, fd, ip_slot);
     }
