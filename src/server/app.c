@@ -287,7 +287,30 @@ static void free_listeners(struct listener *listeners, size_t count)
     free(listeners);
 }
 
-/* Prepares what every connection of each listener needs: its protocol layers. */
+/* Stacks TLS on a listener, below any layer added after it. */
+static int add_tls_layer(struct listener *l, char *err, size_t errlen)
+{
+    struct tls_listener *tls;
+    if (tls_listener_new(l->config, &tls, err, errlen) != 0)
+        return -1;
+    l->layer_states[l->layer_count] = tls;
+    l->layers[l->layer_count] = tls_layer_new;
+    l->layer_state_free[l->layer_count++] = tls_listener_free;
+    return 0;
+}
+
+static int add_ws_layer(struct listener *l, char *err, size_t errlen)
+{
+    if ((l->layer_states[l->layer_count] = ws_settings_new(l->config)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    l->layers[l->layer_count] = ws_layer_new;
+    l->layer_state_free[l->layer_count++] = ws_settings_free;
+    return 0;
+}
+
+/* Prepares what every connection of each listener needs: its protocol layers, lowest first. */
 static int prepare_listeners(mqttd_app *app, char *err, size_t errlen)
 {
     size_t n = app->config.listener_count;
@@ -300,54 +323,16 @@ static int prepare_listeners(mqttd_app *app, char *err, size_t errlen)
         const struct mq_listener_config *c = &app->config.listeners[i];
         struct listener *l = &app->listeners[i];
         l->config = c;
-        switch (c->transport) {
-        case MQ_TRANSPORT_TCP:
-            break;
-        case MQ_TRANSPORT_TLS: {
-            struct tls_listener *tls;
-            if (tls_listener_new(c, &tls, err, errlen) != 0)
-                return -1;
-            l->layer_states[0] = tls;
-            l->layers[0] = tls_layer_new;
-            l->layer_state_free[0] = tls_listener_free;
-            l->layer_count = 1;
-            break;
-        }
-        case MQ_TRANSPORT_WS:
-            if ((l->layer_states[0] = ws_settings_new(c)) == NULL) {
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
-            l->layers[0] = ws_layer_new;
-            l->layer_state_free[0] = ws_settings_free;
-            l->layer_count = 1;
-            break;
-        case MQ_TRANSPORT_WSS: {
-            struct tls_listener *tls;
-            if (tls_listener_new(c, &tls, err, errlen) != 0)
-                return -1;
-            l->layer_states[0] = tls;
-            l->layers[0] = tls_layer_new;
-            l->layer_state_free[0] = tls_listener_free;
-            l->layer_count = 1;
-            if ((l->layer_states[1] = ws_settings_new(c)) == NULL) {
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
-            l->layers[1] = ws_layer_new;
-            l->layer_state_free[1] = ws_settings_free;
-            l->layer_count = 2;
-            break;
-        }
-        case MQ_TRANSPORT_QUIC:
+        enum mq_transport_kind t = c->transport;
+        if (t == MQ_TRANSPORT_QUIC) {
             if (quic_listener_check(c, err, errlen) != 0)
                 return -1;
-            break;
-        default:
-            snprintf(err, errlen, "listener on port %u: this transport is not available yet",
-                     c->port);
-            return -1;
+            continue;
         }
+        if ((t == MQ_TRANSPORT_TLS || t == MQ_TRANSPORT_WSS) && add_tls_layer(l, err, errlen) != 0)
+            return -1;
+        if ((t == MQ_TRANSPORT_WS || t == MQ_TRANSPORT_WSS) && add_ws_layer(l, err, errlen) != 0)
+            return -1;
     }
     return 0;
 }

@@ -559,6 +559,10 @@ class Client:
         if not chunk:
             self.closed = True
             raise EOFError()
+        self._received(chunk)
+
+    def _received(self, chunk):
+        """Bytes read from the socket; a transport that wraps MQTT (WebSocket) unwraps here."""
         self.buf += chunk
 
     def _read_packet(self, deadline):
@@ -939,6 +943,15 @@ class Broker:
         broker has a store)."""
         self.stop()
         return self.start()
+
+    def wait_for_log(self, text, timeout=5.0):
+        """Whether `text` appears in the broker's log within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log_text():
+                return True
+            time.sleep(0.05)
+        return False
 
     def log_text(self):
         try:

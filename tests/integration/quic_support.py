@@ -82,13 +82,6 @@ def start_mqttc(*args):
                             text=True)
 
 
-def wait_for_log(broker, text, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in broker.log_text():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class Subscriber:

@@ -40,7 +40,7 @@ class IndependentClient(unittest.TestCase):
         out = r.stdout + r.stderr
         # The client saw our Initial packets and the TLS alert in a CONNECTION_CLOSE frame.
         self.assertIn("CONNECTION_CLOSE(0x1c) error_code=CRYPTO_ERROR(0x178)", out)
-        self.assertTrue(q.wait_for_log(self.broker, "quic handshake failed: TLS alert No "
+        self.assertTrue(self.broker.wait_for_log("quic handshake failed: TLS alert No "
                                                      "supported application protocol"),
                         self.broker.log_text()[-2000:])
         r = q.mqttc("pub", "-L", self.broker.quic_url("after/gtls"), "--cafile",

@@ -117,7 +117,7 @@ class QuicPubSub(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(messages, ["move/%d %d" % (i, i) for i in range(6)])
         self.assertIn("migrated to a new local address", err)
-        self.assertTrue(q.wait_for_log(self.broker, "quic connection migrated to"),
+        self.assertTrue(self.broker.wait_for_log("quic connection migrated to"),
                         self.broker.log_text()[-3000:])
 
 

@@ -123,7 +123,7 @@ class ServerAuthentication(TlsBrokerCase):
         plain.send(h.connect("plain-on-tls"))
         plain.assert_closed(5)
         plain.close()
-        self.assertTrue(tls.wait_for_log(self.broker, "tls: handshake failed"),
+        self.assertTrue(self.broker.wait_for_log("tls: handshake failed"),
                         self.broker.log_text())
         self.assertRegex(self.broker.log_text(), r"notice: 127\.0\.0\.1:\d+: tls: handshake")
         good.ping()
@@ -165,18 +165,18 @@ class MutualTls(TlsBrokerCase):
 
     def test_client_without_certificate_is_refused_and_logged(self):
         self.assertTrue(tls.handshake_refused(self.port, tls.client_context(self.pki)))
-        self.assertTrue(tls.wait_for_log(self.broker, "certificate"), self.broker.log_text())
+        self.assertTrue(self.broker.wait_for_log("certificate"), self.broker.log_text())
 
     def test_certificate_from_another_ca_is_refused(self):
         ctx = tls.client_context(self.pki, self.stranger)
         self.assertTrue(tls.handshake_refused(self.port, ctx))
-        self.assertTrue(tls.wait_for_log(self.broker, "client certificate refused"),
+        self.assertTrue(self.broker.wait_for_log("client certificate refused"),
                         self.broker.log_text())
 
     def test_expired_client_certificate_is_refused_and_logged_with_the_peer(self):
         ctx = tls.client_context(self.pki, self.expired)
         self.assertTrue(tls.handshake_refused(self.port, ctx))
-        self.assertTrue(tls.wait_for_log(self.broker, "expired"), self.broker.log_text())
+        self.assertTrue(self.broker.wait_for_log("expired"), self.broker.log_text())
         self.assertRegex(self.broker.log_text(), r"127\.0\.0\.1:\d+: tls: client certificate "
                                                  r"refused: .*expired")
 
@@ -261,7 +261,7 @@ class ReloadOnSighup(TlsBrokerCase):
         shutil.copyfile(crt, self.pki.server_crt)
         shutil.copyfile(key, self.pki.server_key)
         os.kill(self.broker.pid, signal.SIGHUP)
-        self.assertTrue(tls.wait_for_log(self.broker, "certificates reloaded"),
+        self.assertTrue(self.broker.wait_for_log("certificates reloaded"),
                         self.broker.log_text())
         self.assertEqual(self.serial_seen(), 2002)
         new = self.connected("after-reload")
@@ -276,7 +276,7 @@ class ReloadOnSighup(TlsBrokerCase):
             with open(self.pki.server_crt, "wb") as f:
                 f.write(b"not a certificate\n")
             os.kill(self.broker.pid, signal.SIGHUP)
-            self.assertTrue(tls.wait_for_log(self.broker, "keeping the old certificates"),
+            self.assertTrue(self.broker.wait_for_log("keeping the old certificates"),
                             self.broker.log_text())
             self.assertEqual(self.serial_seen(), before)
         finally:

@@ -8,7 +8,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import time
 import unittest
 
 import mqtt_harness as h
@@ -128,11 +127,4 @@ def handshake_refused(port, ctx, timeout=3.0):
     return False
 
 
-def wait_for_log(broker, text, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in broker.log_text():
-            return True
-        time.sleep(0.05)
-    return False
 

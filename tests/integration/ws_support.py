@@ -159,18 +159,7 @@ class WsClient(h.Client):
             else:
                 raise AssertionError("unexpected frame opcode %d from the server" % op)
 
-    def _fill(self, deadline):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout()
-        self.sock.settimeout(remaining)
-        try:
-            chunk = self.sock.recv(65536)
-        except (ConnectionResetError, BrokenPipeError):
-            chunk = b""
-        if not chunk:
-            self.closed = True
-            raise EOFError()
+    def _received(self, chunk):
         self.raw += chunk
         self.unframe()
 
