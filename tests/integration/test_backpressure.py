@@ -29,7 +29,7 @@ def pipelined_publisher(client, topic, count, result):
 
 
 class Backpressure(BrokerTestCase):
-    config = ["max_queued_messages %d" % QUEUE]
+    config = ["max_queued_messages %d" % QUEUE, "sys_interval 1"]
 
     def _publisher_thread(self, topic, count):
         pub = self.connected(self.cid("p"))
@@ -53,6 +53,15 @@ class Backpressure(BrokerTestCase):
         self.assertEqual(got, [b"%d" % i for i in range(1, count + 1)])
         self.assertEqual(set(result["reasons"]), {0})
         self.assertNotIn("dropped", self.broker.log_text())
+        # Counted: $SYS/broker/publishers/held (mqttd_stats.publishers_held) is republished
+        # every second; the retained copy may predate the flood, a later one does not.
+        watcher = self.connected(self.cid("w"))
+        watcher.subscribe("$SYS/broker/publishers/held")
+        deadline = time.monotonic() + 5
+        held = 0
+        while held == 0 and time.monotonic() < deadline:
+            held = int(watcher.recv_publish(timeout=3).payload)
+        self.assertGreater(held, 0)
 
     def test_subscriber_that_stops_reading_holds_publishers_back_only_briefly(self):
         stuck_topic, other_topic = self.topic() + "/stuck", self.topic() + "/other"
