@@ -14,6 +14,7 @@ to be visible, which a client library would hide.
 
 import hashlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -812,10 +813,36 @@ def mqttd_only(reason):
     return unittest.skipIf(IS_MOSQUITTO, "mqttd-only: " + reason)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORTS_GIVEN = set()
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port of 127.0.0.1 free now (TCP, or UDP with kind=socket.SOCK_DGRAM), taken below the
+    kernel's ephemeral range: a port the kernel picked (bind to port 0) could become the local
+    port of another test's client socket before the broker binds it ("Address already in use").
+    Never the same port twice in one process."""
+    rng = random.Random()
+    low = _ephemeral_low()
+    for _ in range(1000):
+        port = rng.randrange(10000, low)
+        if port in _PORTS_GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError("no free port below %d" % low)
 
 
 class Broker:

@@ -39,11 +39,7 @@ def make_cert(directory):
 
 
 def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return h.free_port(socket.SOCK_DGRAM)
 
 
 def listener_lines(port, cert, key, *extra):

@@ -12,14 +12,10 @@ import unittest
 
 import paho.mqtt.client as paho
 
+from mqtt_harness import free_port
+
 BUILD = os.environ.get("MQTTD_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 EXAMPLE = os.path.join(BUILD, "example_hello_broker")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class HelloBroker:
